@@ -1,0 +1,80 @@
+"""Run the course's notebooks headless: for the test suite, and to hand out HTML with figures."""
+
+import os
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+from .quick import QUICK_ENV
+
+CELL_TIMEOUT_S = 900
+
+
+def find_notebooks(folder: str | Path) -> list[Path]:
+    """List the course notebooks in order: ``00_...`` to ``07_...``, then the exercises.
+
+    Args:
+        folder: the ``notebooks/`` folder.
+
+    Returns:
+        list[Path]: the .ipynb files, checkpoints and student versions' build folders skipped.
+    """
+    folder = Path(folder)
+    found = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("exercises/**/*.ipynb"))
+    return [p for p in found if ".ipynb_checkpoints" not in p.parts]
+
+
+def execute_notebook(path: str | Path, quick: bool = True) -> nbformat.NotebookNode:
+    """Execute a notebook top to bottom in a fresh kernel, in the notebook's own folder.
+
+    Args:
+        path: the .ipynb file.
+        quick: set NSTUTILS_QUICK=1 for the kernel (small sizes, few steps).
+
+    Returns:
+        NotebookNode: the executed notebook, with outputs.
+
+    Raises:
+        nbclient.exceptions.CellExecutionError: a cell failed; the message shows the cell.
+    """
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    previous = os.environ.get(QUICK_ENV)
+    os.environ[QUICK_ENV] = "1" if quick else "0"
+    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
+    try:
+        NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if previous is None:
+            os.environ.pop(QUICK_ENV, None)
+        else:
+            os.environ[QUICK_ENV] = previous
+    return nb
+
+
+def export_html(folder: str | Path, out: str | Path, quick: bool = False) -> list[Path]:
+    """Execute every course notebook and write each as self-contained HTML with its figures.
+
+    Args:
+        folder: the ``notebooks/`` folder.
+        out: where the HTML files go (created if missing).
+        quick: run in quick mode.
+
+    Returns:
+        list[Path]: the HTML files written.
+    """
+    from nbconvert import HTMLExporter
+
+    out = Path(out)
+    written = []
+    for path in find_notebooks(folder):
+        print(f"running {path} ...", flush=True)
+        html, _ = HTMLExporter().from_notebook_node(execute_notebook(path, quick=quick))
+        target = out / path.relative_to(folder).with_suffix(".html")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(html, encoding="utf-8")
+        written.append(target)
+        print(f"  wrote {target}", flush=True)
+    return written
