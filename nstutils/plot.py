@@ -8,6 +8,7 @@ from matplotlib.figure import Figure
 
 from .images import to_numpy
 from .models import Prediction
+from .optim import History
 
 
 def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[str] | None = None,
@@ -73,4 +74,35 @@ def plot_top_k(predictions: Sequence[Prediction], image: torch.Tensor | None = N
     ax.set_xlabel("probability (%)")
     ax.set_title(title, fontsize=12)
     ax.spines[["top", "right"]].set_visible(False)
+    return fig
+
+
+def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | None = None,
+                logy: bool = True, title: str = "Loss during optimization") -> Figure:
+    """Plot loss curves from one or several runs of `nstutils.optimize`.
+
+    Args:
+        histories: a History, or label -> History to compare runs (e.g. Adam against L-BFGS).
+        terms: which loss terms to draw; all of them when None.
+        logy: use a logarithmic y axis (needs positive losses).
+        title: the axes title.
+
+    Returns:
+        Figure.
+    """
+    runs = histories if isinstance(histories, dict) else {"": histories}
+    fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
+    for label, history in runs.items():
+        for name in terms or history.losses:
+            values = history.losses[name]
+            ax.plot(range(1, len(values) + 1), values, lw=1.8,
+                    label=" · ".join(s for s in (label, name) if s))
+    if logy:
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title, fontsize=12)
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False)
     return fig
