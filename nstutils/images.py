@@ -113,15 +113,18 @@ def _to_tensor(src: Any) -> torch.Tensor:
 
 
 def _upload_content(src: Any) -> bytes | None:
-    """Return the file bytes of an ipywidgets ``FileUpload`` value (v7 dict or v8 tuple)."""
-    value = getattr(src, "value", src)  # the widget itself or its value
-    if isinstance(value, dict) and value:
+    """Return the file bytes of an ipywidgets ``FileUpload`` (the widget or its value), else None."""
+    value = getattr(src, "value", src)
+    if isinstance(value, dict):  # ipywidgets 7: {filename: {"content": ...}}
         value = list(value.values())
-    if isinstance(value, (tuple, list)) and value and isinstance(value[0], dict) \
-            and "content" in value[0]:
+    if not isinstance(value, (tuple, list)):
+        return None
+    if not value:
+        if src is not value:
+            raise ImageError("The upload widget holds no file yet: choose a file first.")
+        return None
+    if isinstance(value[0], dict) and "content" in value[0]:
         return bytes(value[0]["content"])
-    if isinstance(value, (tuple, list)) and not value and src is not value:
-        raise ImageError("The upload widget holds no file yet: choose a file first.")
     return None
 
 

@@ -1,0 +1,168 @@
+"""load_image: every kind of input, every odd mode, and a clear error for bad input."""
+
+import io
+import types
+
+import numpy as np
+import PIL.Image
+import pytest
+import torch
+
+import nstutils as nst
+
+
+def _rgb_array(h=40, w=60, seed=0):
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+def _expected(array):
+    return torch.from_numpy(array).permute(2, 0, 1)[None].float() / 255
+
+
+def test_png_path_round_trips_exactly(image_dir):
+    array = _rgb_array()
+    PIL.Image.fromarray(array).save(image_dir / "a.png")
+    image = nst.load_image(image_dir / "a.png", device="cpu")
+    assert image.shape == (1, 3, 40, 60) and image.dtype == torch.float32
+    assert torch.equal(image, _expected(array))
+    assert torch.equal(nst.load_image(str(image_dir / "a.png"), device="cpu"), image)
+
+
+def test_pil_numpy_bytes_tensor_and_upload_give_the_same_image(image_dir):
+    array = _rgb_array()
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(array).save(buffer, format="PNG")
+    upload_v8 = ({"name": "a.png", "type": "image/png", "content": memoryview(buffer.getvalue())},)
+    upload_v7 = {"a.png": {"metadata": {}, "content": buffer.getvalue()}}
+    expected = _expected(array)
+    for src in (PIL.Image.fromarray(array), array, buffer.getvalue(), expected[0], expected,
+                upload_v8, upload_v7, array.astype(np.float32) / 255):
+        assert torch.allclose(nst.load_image(src, device="cpu"), expected, atol=1e-6)
+
+
+def test_url_downloads_the_image(http_server):
+    folder, url = http_server
+    array = _rgb_array()
+    PIL.Image.fromarray(array).save(folder / "cat.png")
+    assert torch.equal(nst.load_image(f"{url}/cat.png", device="cpu"), _expected(array))
+    with pytest.raises(nst.ImageError, match="Could not download"):
+        nst.load_image(f"{url}/missing.png")
+
+
+def test_grayscale_becomes_three_equal_channels():
+    gray = np.arange(40 * 60, dtype=np.uint8).reshape(40, 60)
+    image = nst.load_image(PIL.Image.fromarray(gray, mode="L"), device="cpu")
+    assert image.shape == (1, 3, 40, 60)
+    assert torch.equal(image[:, 0], image[:, 2]) and image[0, 0, 0, 5] == 5 / 255
+
+
+def test_rgba_is_composited_on_white():
+    rgba = np.zeros((40, 40, 4), dtype=np.uint8)
+    rgba[..., 0] = 255                     # red everywhere
+    rgba[:20, :, 3] = 255                  # opaque top half
+    rgba[20:, :, 3] = 0                    # transparent bottom half
+    image = nst.load_image(PIL.Image.fromarray(rgba, mode="RGBA"), device="cpu")
+    assert image[0, :, 0, 0].tolist() == [1.0, 0.0, 0.0]
+    assert image[0, :, 39, 0].tolist() == [1.0, 1.0, 1.0]
+
+
+def test_palette_with_transparency(image_dir):
+    pal = PIL.Image.new("P", (40, 40), 0)
+    pal.putpalette([0, 0, 255] + [0, 255, 0] * 255)
+    pal.paste(1, (0, 20, 40, 40))
+    pal.save(image_dir / "p.png", transparency=1)
+    image = nst.load_image(image_dir / "p.png", device="cpu")
+    assert image[0, :, 0, 0].tolist() == [0.0, 0.0, 1.0]   # blue stays
+    assert image[0, :, 39, 0].tolist() == [1.0, 1.0, 1.0]  # transparent green -> white
+
+
+def test_16_bit_png_keeps_its_range(image_dir):
+    values = np.full((40, 40), 65535, dtype=np.uint16)
+    values[20:] = 32768
+    PIL.Image.fromarray(values).save(image_dir / "deep.png")
+    image = nst.load_image(image_dir / "deep.png", device="cpu")
+    assert image[0, 0, 0, 0] == 1.0
+    assert image[0, 0, 39, 0] == pytest.approx(32768 / 65535)
+    assert nst.load_image(values, device="cpu")[0, 1, 39, 0] == pytest.approx(32768 / 65535)
+
+
+def test_cmyk_is_converted_to_rgb(image_dir):
+    cmyk = PIL.Image.new("CMYK", (40, 40), (255, 0, 0, 0))  # pure cyan ink
+    cmyk.save(image_dir / "c.tif")
+    image = nst.load_image(image_dir / "c.tif", device="cpu")
+    assert image[0, :, 5, 5].tolist() == [0.0, 1.0, 1.0]
+
+
+def test_exif_rotation_is_applied(image_dir):
+    array = np.zeros((40, 60, 3), dtype=np.uint8)
+    array[:20, :30] = 255                   # white block in the top-left corner
+    pil = PIL.Image.fromarray(array)
+    exif = pil.getexif()
+    exif[0x0112] = 6                        # "rotate 90 degrees clockwise to display"
+    pil.save(image_dir / "rot.png", exif=exif)
+    image = nst.load_image(image_dir / "rot.png", device="cpu")
+    assert image.shape == (1, 3, 60, 40)
+    assert image[0, 0, 5, 35] == 1.0 and image[0, 0, 5, 5] == 0.0  # now top-right
+
+
+def test_size_sets_the_longer_side_or_the_exact_shape():
+    array = _rgb_array(100, 200)
+    assert nst.load_image(array, size=100, device="cpu").shape == (1, 3, 50, 100)
+    assert nst.load_image(array, size=(64, 48), device="cpu").shape == (1, 3, 64, 48)
+
+
+def test_huge_images_are_scaled_down_with_a_warning():
+    big = np.zeros((64, 2100, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match="scaled down to 2048"):
+        image = nst.load_image(big, device="cpu")
+    assert image.shape == (1, 3, 62, 2048)
+
+
+def test_too_small_images_are_refused_with_the_minimum():
+    with pytest.raises(nst.ImageError, match="only 20x10 pixels.*at least 32"):
+        nst.load_image(np.zeros((10, 20, 3), dtype=np.uint8))
+    with pytest.raises(nst.ImageError, match="at least 32"):
+        nst.load_image(_rgb_array(), size=16)
+
+
+def test_missing_file(image_dir):
+    with pytest.raises(FileNotFoundError, match="No image file at .*nope.jpg"):
+        nst.load_image(image_dir / "nope.jpg")
+
+
+def test_truncated_file(image_dir):
+    buffer = io.BytesIO()
+    PIL.Image.fromarray(_rgb_array(200, 200)).save(buffer, format="PNG")
+    (image_dir / "cut.png").write_bytes(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    with pytest.raises(nst.ImageError, match="damaged or truncated"):
+        nst.load_image(image_dir / "cut.png")
+
+
+def test_not_an_image(image_dir):
+    (image_dir / "notes.jpg").write_text("these are my notes, not a picture")
+    with pytest.raises(nst.ImageError, match="not an image file"):
+        nst.load_image(image_dir / "notes.jpg")
+
+
+@pytest.mark.parametrize("src, message", [
+    (np.zeros((3, 40, 40), dtype=np.uint8), "channels first"),
+    (np.full((40, 40, 3), 255.0), r"Divide by 255"),
+    (np.zeros((40, 40, 3), dtype=np.int64), "uint8"),
+    (torch.full((3, 40, 40), 2.0), r"\[0, 1\]"),
+    (12345, "Cannot load an image from a int"),
+    (types.SimpleNamespace(value=()), "holds no file yet"),
+])
+def test_bad_inputs_get_a_clear_error(src, message):
+    with pytest.raises(nst.ImageError, match=message):
+        nst.load_image(src)
+
+
+def test_to_numpy_save_and_grid(image_dir):
+    array = _rgb_array()
+    image = _expected(array)
+    assert np.array_equal(nst.to_numpy(image), array)
+    nst.save_image(image, image_dir / "sub" / "out.png")
+    assert np.array_equal(np.asarray(PIL.Image.open(image_dir / "sub" / "out.png")), array)
+    grid = nst.image_grid([image, image, image], ncols=2, pad=4)
+    assert grid.shape == (1, 3, 40 * 2 + 4, 60 * 2 + 4)
+    assert grid[0, :, 42, 0].tolist() == [1.0, 1.0, 1.0]  # padding is white

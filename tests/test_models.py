@@ -1,0 +1,157 @@
+"""The network registry: the offline default, torchvision networks, named layers and hooks."""
+
+import pickle
+
+import pytest
+import torch
+import torchvision
+
+import nstutils as nst
+from nstutils.efficientnet_lite import SameConv2d
+from nstutils.models import _plain_conv_layers, torchvision_cache_dir
+
+
+def test_chelsea_is_a_cat(model):
+    cat = nst.sample_image("chelsea", size=224, device="cpu")
+    best = nst.top_k(model, cat, k=5)[0]
+    assert 281 <= best.index <= 285, best
+    assert best.probability > 0.5
+
+
+def test_coffee_is_espresso(model):
+    coffee = nst.sample_image("coffee", size=224, device="cpu")
+    best = nst.top_k(model, coffee)[0]
+    assert (best.index, best.label) == (967, "espresso")
+
+
+def test_same_padding_is_tensorflows_asymmetric_padding():
+    # 4 pixels, kernel 3, stride 2: TF pads 0 on the left/top and 1 on the right/bottom.
+    conv = SameConv2d(1, 1, 3, stride=2)
+    torch.nn.init.ones_(conv.weight)
+    out = conv(torch.ones(1, 1, 4, 4))
+    assert out[0, 0].tolist() == [[9.0, 6.0], [6.0, 4.0]]
+    assert SameConv2d(1, 1, 3, stride=2)(torch.ones(1, 1, 7, 5)).shape[-2:] == (4, 3)
+
+
+def test_layers_are_named_in_forward_order_with_the_documented_shapes(model):
+    assert model.layers[:4] == ["stem", "block0.depthwise", "block0", "block1.expand"]
+    assert model.layers[-3:] == ["block15", "head", "logits"]
+    acts = model.features(torch.rand(1, 3, 224, 224), ["stem", "block1.expand", "block7", "head"])
+    assert list(acts) == ["stem", "block1.expand", "block7", "head"]
+    assert acts["stem"].shape == (1, 32, 112, 112)
+    assert acts["block1.expand"].shape == (1, 96, 112, 112)  # 16 channels expanded six-fold
+    assert acts["block7"].shape == (1, 80, 14, 14)
+    assert acts["head"].shape == (1, 1280, 7, 7)
+    assert model.channels("block5.expand") == 240  # block5 takes 40 channels, x6 and model.channels("logits") == 1000
+
+
+def test_features_stop_after_the_last_layer_needed(model):
+    calls = []
+    handle = model.net._blocks[8].register_forward_hook(lambda *a: calls.append(1))
+    try:
+        model.features(torch.rand(1, 3, 64, 64), ["stem", "block3"])
+        assert calls == []
+        model(torch.rand(1, 3, 64, 64))
+        assert calls == [1]
+    finally:
+        handle.remove()
+
+
+def _hook_count(model):
+    return sum(len(m._forward_hooks) for m in model.modules())
+
+
+def test_capture_records_activations_and_removes_its_hooks(model):
+    x = torch.rand(2, 3, 64, 64)
+    with pytest.raises(RuntimeError, match="boom"):
+        with model.capture(["block2", "logits"]) as acts:
+            logits = model(x)
+            assert _hook_count(model) == 2
+            raise RuntimeError("boom")
+    assert _hook_count(model) == 0
+    assert torch.equal(acts["logits"], logits)
+    assert torch.allclose(acts["block2"], model.features(x, "block2")["block2"])
+    assert _hook_count(model) == 0
+
+
+def test_unknown_layer_names_the_closest_ones(model):
+    with pytest.raises(nst.UnknownLayerError, match="Did you mean 'block5'"):
+        model.features(torch.rand(1, 3, 64, 64), "blok5")
+
+
+@pytest.mark.parametrize("image, message", [
+    (torch.rand(3, 64, 64), r"image\[None\]"),
+    (torch.rand(1, 3, 16, 16), "at least 32"),
+    (torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8), "divide by 255"),
+    (torch.rand(1, 3, 64, 64, device="meta"), "model.device"),
+])
+def test_bad_images_get_a_clear_error(model, image, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        model(image)
+
+
+def test_unknown_model_lists_the_registry():
+    with pytest.raises(ValueError, match="efficientnet_lite0, vgg19"):
+        nst.load_model("resnet9000")
+
+
+def test_vgg19_and_alexnet_layer_names():
+    with torch.device("meta"):
+        vgg = torchvision.models.vgg19()
+        alexnet = torchvision.models.alexnet()
+    names = list(_plain_conv_layers(vgg.features))
+    assert names[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
+    assert {"relu4_2", "relu5_1", "conv5_4", "pool5"} <= set(names) and len(names) == 37
+    assert all(not m.inplace for m in vgg.features if isinstance(m, torch.nn.ReLU))
+    assert list(_plain_conv_layers(alexnet.features))[:3] == ["conv1_1", "relu1_1", "pool1"]
+
+
+def test_torchvision_weights_offline_give_one_clear_error():
+    # The autouse fixture points downloads at a closed port on 127.0.0.1.
+    with pytest.raises(nst.DownloadError) as info:
+        nst.load_model("vgg19", device="cpu")
+    message = str(info.value)
+    assert "vgg19-dcbb9e9d.pth" in message
+    assert str(torchvision_cache_dir()) in message
+    assert "load_model('efficientnet_lite0')" in message
+
+
+def test_torchvision_weights_download_once_then_load_from_the_cache(http_server, monkeypatch):
+    folder, url = http_server
+    reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
+    filename = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    torch.save(reference.state_dict(), folder / filename)
+    monkeypatch.setenv("NSTUTILS_WEIGHTS_MIRROR", url)
+
+    model = nst.load_model("googlenet", device="cpu")
+    assert (torchvision_cache_dir() / filename).is_file()
+    assert torch.equal(model.net.conv1.conv.weight, reference.conv1.conv.weight)
+    assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
+    assert "inception4c" in model.layers
+
+    (folder / filename).unlink()  # now only the cache has it
+    again = nst.load_model("googlenet", device="cpu")
+    assert torch.equal(again.net.fc.weight, reference.fc.weight)
+
+
+class _Payload:
+    def __reduce__(self):
+        return (print, ("this must never run",))
+
+
+def test_weights_are_loaded_without_running_pickled_code(http_server, monkeypatch, capsys):
+    folder, url = http_server
+    filename = torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
+    (folder / filename).write_bytes(pickle.dumps({"features.0.weight": _Payload()}, protocol=2))
+    monkeypatch.setenv("NSTUTILS_WEIGHTS_MIRROR", url)
+    with pytest.raises(nst.DownloadError, match="not a valid alexnet weights file.*Delete it"):
+        nst.load_model("alexnet", device="cpu")
+    assert "must never run" not in capsys.readouterr().out
+
+
+def test_class_names_and_indices():
+    names = nst.imagenet_classes()
+    assert len(names) == 1000 and names[967] == "espresso"
+    assert nst.class_index("Goldfish") == 1
+    with pytest.raises(ValueError, match="Did you mean 'espresso'"):
+        nst.class_index("expresso")

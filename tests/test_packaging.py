@@ -1,0 +1,34 @@
+"""The install story: one dependency list, the README's three commands, and CI running them."""
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _quick_start_commands() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"## Quick start\s+```bash\n(.*?)```", readme, re.S).group(1)
+    return [line.split("#")[0].strip() for line in block.splitlines() if line.strip()]
+
+
+def test_environment_yml_installs_the_same_dependencies_as_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = set(project["dependencies"]) | set(project["optional-dependencies"]["dev"])
+    pip_lines = re.findall(r"^\s+- (.+)$", (ROOT / "environment.yml").read_text(), re.M)
+    listed = {line.strip() for line in pip_lines} - {"python=3.11", "pip", '-e ".[dev]"'}
+    assert listed == wanted
+
+
+def test_quick_start_has_exactly_three_commands():
+    assert _quick_start_commands() == ['pip install -e ".[dev]"', "nst course", "python -m pytest"]
+    readme = (ROOT / "README.md").read_text()
+    assert "nst course --html course_html" in readme  # the headless variant
+
+
+def test_ci_runs_the_readme_install_and_test_commands():
+    install, _, test = _quick_start_commands()
+    ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    assert install in ci and test in ci
+    assert ci.index(install) < ci.index(test)
