@@ -77,7 +77,7 @@ def rotate(image: torch.Tensor, degrees: float) -> torch.Tensor:
     angle = math.radians(degrees)
     cos, sin = math.cos(angle), math.sin(angle)
     # affine_grid works in [-1, 1] coordinates on both axes: correct for the aspect ratio.
-    theta = torch.tensor([[cos, sin * h / w, 0.0], [-sin * w / h, cos, 0.0]],
+    theta = torch.tensor([[cos, -sin * h / w, 0.0], [sin * w / h, cos, 0.0]],
                          dtype=image.dtype, device=image.device)
     grid = F.affine_grid(theta.expand(n, 2, 3), list(image.shape), align_corners=False)
     return F.grid_sample(image, grid, mode="bilinear", padding_mode="reflection",

@@ -1,0 +1,435 @@
+"""Attribution: which input pixels mattered for a prediction.
+
+- `saliency`: the gradient of a class score, its largest absolute value over the colour channels.
+- `smoothgrad`: the same map averaged over noisy copies of the image (less speckle).
+- `integrated_gradients`: the gradient averaged along the straight path from a baseline to the
+  image, times (image - baseline). Its attributions add up to F(image) - F(baseline)
+  (completeness), which `return_delta=True` checks numerically.
+- `make_baseline`: black, gray, blurred or noise baselines.
+- Small networks you can read by eye, one per axiom of Sundararajan et al. (2017).
+- `plot_attributions`: overlays on the photo with a diverging colormap and a colorbar;
+  `plot_completeness`: the completeness gap against the number of steps.
+
+Every function works on any model that maps a batch ``(N, ...)`` to scores ``(N, K)`` (or
+``(N,)``), on the device of its inputs, and evaluates many path points per forward, at most
+``batch_size`` at a time.
+"""
+
+from collections.abc import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from torch import nn
+
+from .images import to_numpy
+
+METHODS = ("riemann", "trapezoid", "gauss_legendre")
+BASELINES = ("black", "gray", "blurred", "noise")
+Target = int | Sequence[int] | torch.Tensor | None
+
+
+# --- scores and their gradients -------------------------------------------------------------
+
+def _targets(target: Target, n: int, device: torch.device) -> torch.Tensor | None:
+    """One class index per input row, or None for a model with a single output."""
+    if target is None:
+        return None
+    if isinstance(target, (int, np.integer)):
+        return torch.full((n,), int(target), dtype=torch.long, device=device)
+    t = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
+    if t.numel() != n:
+        raise ValueError(f"Got {t.numel()} targets for {n} inputs: give one class index, or one "
+                         "per input.")
+    return t
+
+
+def _scores(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
+    """The score F(x) of each row: the target's output, or the single output. Shape (N,)."""
+    out = model(x)
+    if out.dim() == 1:
+        out = out[:, None]
+    if target is None:
+        if out.shape[1] != 1:
+            raise ValueError(f"The model has {out.shape[1]} outputs: pass target=<class index> "
+                             "(e.g. nstutils.class_index('tabby')).")
+        return out[:, 0]
+    if int(target.max()) >= out.shape[1] or int(target.min()) < 0:
+        raise ValueError(f"target must be between 0 and {out.shape[1] - 1}, got "
+                         f"{target.tolist()}.")
+    return out.gather(1, target[:, None])[:, 0]
+
+
+def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | None,
+               batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Scores and their input gradients for many inputs, ``batch_size`` rows per forward.
+
+    Args:
+        model: maps (B, ...) to (B, K) or (B,).
+        inputs: (M, ...) points to evaluate.
+        target: (M,) class per row, or None.
+        batch_size: the most rows per forward and backward.
+
+    Returns:
+        (M,) scores and (M, ...) gradients.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be 1 or more, got {batch_size}.")
+    scores, grads = [], []
+    for start in range(0, inputs.shape[0], batch_size):
+        chunk = inputs[start:start + batch_size].detach().requires_grad_(True)
+        rows = None if target is None else target[start:start + batch_size]
+        with torch.enable_grad():
+            s = _scores(model, chunk, rows)
+            (g,) = torch.autograd.grad(s.sum(), chunk)
+        scores.append(s.detach())
+        grads.append(g)
+    return torch.cat(scores), torch.cat(grads)
+
+
+def _check_input(x: torch.Tensor) -> None:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        raise TypeError("Expected a float tensor (N, ...), e.g. an image (N, 3, H, W) in [0, 1].")
+    if x.dim() < 2:
+        raise ValueError(f"Expected a batch (N, ...), got shape {tuple(x.shape)}: add a batch "
+                         "dimension with x[None].")
+
+
+def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
+             batch_size: int = 16) -> torch.Tensor:
+    """The saliency map: |dF/dx|, its maximum over the colour channels.
+
+    Args:
+        model: a classifier taking (N, 3, H, W) RGB in [0, 1].
+        x: (N, 3, H, W) images.
+        target: the class index (one for all, or one per image); None for a single-output model.
+        batch_size: the most images per forward.
+
+    Returns:
+        (N, H, W) non-negative map.
+    """
+    _check_input(x)
+    _, grad = _gradients(model, x, _targets(target, x.shape[0], x.device), batch_size)
+    return grad.abs().amax(dim=1)
+
+
+def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples: int = 25,
+               noise: float = 0.15, batch_size: int = 16, seed: int = 0) -> torch.Tensor:
+    """SmoothGrad: the saliency map averaged over copies of x with Gaussian noise added.
+
+    Args:
+        model: a classifier taking (N, 3, H, W) RGB in [0, 1].
+        x: (N, 3, H, W) images.
+        target: the class index (one for all, or one per image).
+        samples: noisy copies per image.
+        noise: the noise's standard deviation as a fraction of each image's value range.
+        batch_size: the most noisy copies per forward.
+        seed: seeds the noise.
+
+    Returns:
+        (N, H, W) non-negative map.
+    """
+    _check_input(x)
+    if samples < 1 or noise < 0:
+        raise ValueError(f"Need samples >= 1 and noise >= 0, got {samples} and {noise}.")
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    spread = (x.amax(dim=tuple(range(1, x.dim()))) - x.amin(dim=tuple(range(1, x.dim()))))
+    eps = torch.randn((samples, *x.shape), generator=gen).to(x.device)
+    noisy = (x[None] + noise * spread.view(1, -1, *[1] * (x.dim() - 1)) * eps).flatten(0, 1)
+    targets = _targets(target, x.shape[0], x.device)
+    targets = None if targets is None else targets.repeat(samples)
+    _, grad = _gradients(model, noisy, targets, batch_size)
+    return grad.abs().amax(dim=2 if x.dim() == 4 else 1).reshape(samples, x.shape[0],
+                                                                  *x.shape[2:]).mean(0)
+
+
+# --- integrated gradients -------------------------------------------------------------------
+
+def path_points(steps: int, method: str = "riemann") -> tuple[torch.Tensor, torch.Tensor]:
+    """Where a quadrature rule evaluates the gradient on the path, and the weight of each point.
+
+    Args:
+        steps: the number of gradient evaluations.
+        method: ``"riemann"`` (right Riemann sum, alpha = k/m as in the paper), ``"trapezoid"``
+            (alpha = 0 ... 1 evenly, half weight at the ends) or ``"gauss_legendre"``.
+
+    Returns:
+        (steps,) alphas in [0, 1] and (steps,) weights summing to 1 (float64).
+    """
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+    if steps < (2 if method == "trapezoid" else 1):
+        raise ValueError(f"steps must be at least {2 if method == 'trapezoid' else 1} for "
+                         f"{method}, got {steps}.")
+    if method == "riemann":
+        alphas = torch.arange(1, steps + 1, dtype=torch.float64) / steps
+        weights = torch.full((steps,), 1 / steps, dtype=torch.float64)
+    elif method == "trapezoid":
+        alphas = torch.linspace(0, 1, steps, dtype=torch.float64)
+        weights = torch.full((steps,), 1 / (steps - 1), dtype=torch.float64)
+        weights[[0, -1]] /= 2
+    else:
+        nodes, w = np.polynomial.legendre.leggauss(steps)
+        alphas, weights = torch.from_numpy((nodes + 1) / 2), torch.from_numpy(w / 2)
+    return alphas, weights
+
+
+def make_baseline(x: torch.Tensor, kind: str = "black", sigma: float | None = None,
+                  seed: int = 0) -> torch.Tensor:
+    """A baseline image: the "absence of signal" that integrated gradients starts from.
+
+    Args:
+        x: (N, 3, H, W) images in [0, 1].
+        kind: ``"black"`` (zeros), ``"gray"`` (0.5), ``"blurred"`` (x under a Gaussian blur),
+            or ``"noise"`` (uniform noise in [0, 1]).
+        sigma: the blur's standard deviation in pixels (a twentieth of the longer side if None).
+        seed: seeds the noise.
+
+    Returns:
+        (N, 3, H, W) baseline on x's device.
+    """
+    if kind == "black":
+        return torch.zeros_like(x)
+    if kind == "gray":
+        return torch.full_like(x, 0.5)
+    if kind == "noise":
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        return torch.rand(x.shape, generator=gen, dtype=x.dtype).to(x.device)
+    if kind == "blurred":
+        if x.dim() != 4:
+            raise ValueError("A blurred baseline needs images (N, C, H, W).")
+        sigma = sigma if sigma is not None else max(x.shape[-2:]) / 20
+        return gaussian_blur(x, sigma)
+    raise ValueError(f"Unknown baseline {kind!r}: use one of {', '.join(BASELINES)}, or pass a "
+                     "tensor shaped like x.")
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Blur images with a Gaussian, reflecting at the borders.
+
+    Args:
+        x: (N, C, H, W).
+        sigma: the standard deviation in pixels.
+
+    Returns:
+        (N, C, H, W).
+    """
+    radius = max(1, min(int(3 * sigma), min(x.shape[-2:]) - 1))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype, device=x.device)
+    kernel = torch.exp(-t ** 2 / (2 * sigma ** 2))
+    kernel = (kernel / kernel.sum()).repeat(x.shape[1], 1, 1, 1)
+    out = F.pad(x, [radius] * 4, mode="reflect")
+    out = F.conv2d(out, kernel.view(x.shape[1], 1, 1, -1), groups=x.shape[1])
+    return F.conv2d(out, kernel.view(x.shape[1], 1, -1, 1), groups=x.shape[1])
+
+
+def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = None,
+                         baseline: torch.Tensor | str | None = None, steps: int = 50,
+                         method: str = "riemann", return_delta: bool = False,
+                         batch_size: int = 16) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+    """Integrated gradients: (x - x') times the gradient averaged on the path from x' to x.
+
+    IG_i(x) = (x_i - x'_i) * integral over alpha in [0, 1] of dF/dx_i(x' + alpha (x - x')),
+    the integral approximated by a quadrature rule (see `path_points`).
+
+    Args:
+        model: maps (N, ...) to scores (N, K), or (N,) / (N, 1) for a single output.
+        x: (N, ...) inputs, e.g. images (N, 3, H, W) in [0, 1].
+        target: the class index (one for all, or one per input); None for a single output.
+        baseline: x' shaped like x, or ``"black"``, ``"gray"``, ``"blurred"``, ``"noise"``;
+            None means black (zeros).
+        steps: gradient evaluations along the path.
+        method: ``"riemann"``, ``"trapezoid"`` or ``"gauss_legendre"``.
+        return_delta: also return the completeness gap.
+        batch_size: the most path points per forward (caps the memory).
+
+    Returns:
+        (N, ...) attributions shaped like x; with return_delta also the (N,) gap
+        sum(attributions) - (F(x) - F(x')).
+    """
+    _check_input(x)
+    if baseline is None or isinstance(baseline, str):
+        baseline = make_baseline(x, baseline or "black")
+    if not isinstance(baseline, torch.Tensor) or baseline.shape != x.shape:
+        raise ValueError(f"The baseline must be shaped like x {tuple(x.shape)}, got "
+                         f"{getattr(baseline, 'shape', type(baseline).__name__)}.")
+    alphas, weights = path_points(steps, method)
+    alphas, weights = alphas.to(x.device, x.dtype), weights.to(x.device, x.dtype)
+    n, rest = x.shape[0], [1] * (x.dim() - 1)
+    targets = _targets(target, n, x.device)
+    diff = x - baseline
+    # all path points of all inputs, input-major: row i * steps + k is input i at alpha_k
+    points = (baseline[:, None] + alphas.view(1, -1, *rest) * diff[:, None]).flatten(0, 1)
+    rows = None if targets is None else targets.repeat_interleave(steps)
+    _, grads = _gradients(model, points, rows, batch_size)
+    mean_grad = (grads.view(n, steps, *x.shape[1:]) * weights.view(1, -1, *rest)).sum(1)
+    attributions = diff * mean_grad
+    if not return_delta:
+        return attributions
+    with torch.no_grad():
+        ends = _scores(model, torch.cat([x, baseline]), None if targets is None
+                       else targets.repeat(2))
+    delta = attributions.flatten(1).sum(1) - (ends[:n] - ends[n:])
+    return attributions, delta
+
+
+# --- small networks for the axioms ----------------------------------------------------------
+
+def _linear(weight: list[list[float]], bias: list[float]) -> nn.Linear:
+    layer = nn.Linear(len(weight[0]), len(weight))
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor(weight))
+        layer.bias.copy_(torch.tensor(bias))
+    return layer
+
+
+def _frozen(net: nn.Module) -> nn.Module:
+    return net.requires_grad_(False).eval()
+
+
+def saturating_network() -> nn.Module:
+    """f(x) = 1 - ReLU(1 - x): flat (zero gradient) for x >= 1, yet f(2) - f(0) = 1.
+
+    The sensitivity axiom: x = 2 and the baseline 0 differ in one feature and get different
+    outputs, so that feature must get a non-zero attribution. The plain gradient gives 0.
+
+    Returns:
+        nn.Module: (N, 1) -> (N, 1).
+    """
+    return _frozen(nn.Sequential(_linear([[-1.0]], [1.0]), nn.ReLU(), _linear([[-1.0]], [1.0])))
+
+
+def relu_network() -> nn.Module:
+    """Three layers with ReLU: f(x) = 2 sigmoid(z) - 1 with z = x1 - 2 x2 + 0.5.
+
+    The middle layer computes z as ReLU(z) - ReLU(-z), so it has a ReLU layer the sigmoid
+    network does not have, yet it computes the very same function.
+
+    Returns:
+        nn.Module: (N, 2) -> (N, 1).
+    """
+    return _frozen(nn.Sequential(
+        _linear([[1.0, -2.0], [-1.0, 2.0]], [0.5, -0.5]), nn.ReLU(),   # [ReLU(z), ReLU(-z)]
+        _linear([[1.0, -1.0]], [0.0]), nn.Sigmoid(),                   # sigmoid(z)
+        _linear([[2.0]], [-1.0])))                                     # 2 sigmoid(z) - 1
+
+
+def sigmoid_network() -> nn.Module:
+    """Two layers with a sigmoid: f(x) = 2 sigmoid(x1 - 2 x2 + 0.5) - 1, like `relu_network`.
+
+    Returns:
+        nn.Module: (N, 2) -> (N, 1).
+    """
+    return _frozen(nn.Sequential(_linear([[1.0, -2.0]], [0.5]), nn.Sigmoid(),
+                                 _linear([[2.0]], [-1.0])))
+
+
+def symmetric_network() -> nn.Module:
+    """f(x) = ReLU(x1 + x2 - 1) + 0.5 x3: swapping x1 and x2 never changes the output.
+
+    Symmetry preservation: when x1 = x2 and the baseline's x1' = x2', the two symmetric features
+    must get equal attributions.
+
+    Returns:
+        nn.Module: (N, 3) -> (N, 1).
+    """
+    return _frozen(nn.Sequential(_linear([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [-1.0, 0.0]),
+                                 nn.ReLU(), _linear([[1.0, 0.5]], [0.0])))
+
+
+# --- figures --------------------------------------------------------------------------------
+
+def attribution_map(attributions: torch.Tensor) -> torch.Tensor:
+    """Reduce attributions to one value per pixel: the sum over colour channels.
+
+    Args:
+        attributions: (1, 3, H, W), (1, H, W) or (H, W).
+
+    Returns:
+        (H, W) signed map.
+    """
+    a = attributions.detach()
+    if a.dim() == 4:
+        a = a.sum(1)
+    if a.dim() == 3:
+        if a.shape[0] != 1:
+            raise ValueError(f"Expected one map, got a batch of {a.shape[0]}: index it.")
+        a = a[0]
+    return a
+
+
+def plot_attributions(image: torch.Tensor, attributions: dict[str, torch.Tensor],
+                      alpha: float = 0.75, percentile: float = 99.5, ncols: int | None = None,
+                      size: float = 3.4, suptitle: str | None = None) -> Figure:
+    """Overlay attribution maps on a photo, with a diverging colormap centred on zero.
+
+    Each map is drawn over a faded grey copy of the photo (red: pushes the score up, blue:
+    pushes it down), with its own colorbar; the colour range is clipped at a high percentile
+    of |value| so one extreme pixel does not wash the map out.
+
+    Args:
+        image: (1, 3, H, W) in [0, 1], shown first.
+        attributions: title -> (1, 3, H, W) attributions or (1, H, W) / (H, W) maps.
+        alpha: the opacity of the colours.
+        percentile: where to clip |value| for the colour range.
+        ncols: panels per row (all in one row, at most 4, when None).
+        size: the height of a panel in inches.
+        suptitle: a title over the figure.
+
+    Returns:
+        Figure.
+    """
+    photo = to_numpy(image).astype(np.float32) / 255
+    grey = np.repeat(photo.mean(2, keepdims=True), 3, axis=2) * 0.6 + 0.4
+    n = len(attributions) + 1
+    ncols = ncols or min(n, 4)
+    nrows = -(-n // ncols)
+    aspect = photo.shape[1] / photo.shape[0]
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * aspect * ncols * 1.2, size * nrows + 0.5),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    axes.flat[0].imshow(photo)
+    axes.flat[0].set_title("input", fontsize=11)
+    for ax, (title, values) in zip(axes.flat[1:], attributions.items()):
+        a = attribution_map(values).float().cpu().numpy()
+        if a.shape != photo.shape[:2]:
+            raise ValueError(f"The map {title!r} is {a.shape}, the image {photo.shape[:2]}.")
+        limit = float(np.percentile(np.abs(a), percentile)) or 1.0
+        ax.imshow(grey)
+        shown = ax.imshow(a, cmap="RdBu_r", vmin=-limit, vmax=limit, alpha=alpha)
+        ax.set_title(title, fontsize=11)
+        fig.colorbar(shown, ax=ax, shrink=0.8, pad=0.02)
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13, fontweight="bold")
+    return fig
+
+
+def plot_completeness(gaps: dict[str, dict[int, float]],
+                      title: str = "Completeness gap of integrated gradients") -> Figure:
+    """Plot the relative completeness gap against the number of steps, one line per rule.
+
+    Args:
+        gaps: rule name -> {steps: |sum(attributions) - (F(x) - F(x'))| / |F(x) - F(x')|}.
+        title: the axes title.
+
+    Returns:
+        Figure (log-log axes, with the 1 % line).
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4), layout="constrained")
+    for (name, by_steps), marker in zip(gaps.items(), "osD^v"):
+        steps = sorted(by_steps)
+        ax.plot(steps, [100 * by_steps[s] for s in steps], marker=marker, lw=1.8, label=name)
+    ax.axhline(1.0, color="grey", ls="--", lw=1)
+    ax.text(ax.get_xlim()[0], 1.0, " 1 %", va="bottom", color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("steps (gradient evaluations on the path)")
+    ax.set_ylabel("gap, % of |F(x) - F(baseline)|")
+    ax.set_title(title, fontsize=12)
+    ax.grid(alpha=0.3, which="both")
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False)
+    return fig
