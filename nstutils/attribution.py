@@ -89,12 +89,13 @@ def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | No
     return torch.cat(scores), torch.cat(grads)
 
 
-def _check_input(x: torch.Tensor) -> None:
+def _check_input(x: torch.Tensor, images: bool = False) -> None:
     if not isinstance(x, torch.Tensor) or not x.is_floating_point():
         raise TypeError("Expected a float tensor (N, ...), e.g. an image (N, 3, H, W) in [0, 1].")
-    if x.dim() < 2:
-        raise ValueError(f"Expected a batch (N, ...), got shape {tuple(x.shape)}: add a batch "
-                         "dimension with x[None].")
+    if x.dim() < 2 or (images and x.dim() != 4):
+        fix = " Add a batch dimension with x[None]." if x.dim() in (1, 3) else ""
+        raise ValueError(f"Expected {'images (N, C, H, W)' if images else 'a batch (N, ...)'}, "
+                         f"got shape {tuple(x.shape)}.{fix}")
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
@@ -110,7 +111,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
     Returns:
         (N, H, W) non-negative map.
     """
-    _check_input(x)
+    _check_input(x, images=True)
     _, grad = _gradients(model, x, _targets(target, x.shape[0], x.device), batch_size)
     return grad.abs().amax(dim=1)
 
@@ -131,7 +132,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples
     Returns:
         (N, H, W) non-negative map.
     """
-    _check_input(x)
+    _check_input(x, images=True)
     if samples < 1 or noise < 0:
         raise ValueError(f"Need samples >= 1 and noise >= 0, got {samples} and {noise}.")
     gen = torch.Generator(device="cpu").manual_seed(seed)
@@ -141,8 +142,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples
     targets = _targets(target, x.shape[0], x.device)
     targets = None if targets is None else targets.repeat(samples)
     _, grad = _gradients(model, noisy, targets, batch_size)
-    return grad.abs().amax(dim=2 if x.dim() == 4 else 1).reshape(samples, x.shape[0],
-                                                                  *x.shape[2:]).mean(0)
+    return grad.abs().amax(dim=1).view(samples, x.shape[0], *x.shape[2:]).mean(0)
 
 
 # --- integrated gradients -------------------------------------------------------------------

@@ -184,7 +184,7 @@ def shapes(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
         draw.polygon([tuple(p) for p in pts], fill=pick())
     for _ in range(6):  # concentric rings
         cx, cy, r = rng.uniform(0, W), rng.uniform(0, H), rng.uniform(0.05, 0.14) * S
-        for k, scale in enumerate((1.0, 0.7, 0.4)):
+        for scale in (1.0, 0.7, 0.4):
             rr = r * scale
             draw.ellipse([cx - rr, cy - rr, cx + rr, cy + rr], fill=pick(),
                          outline="#111111", width=max(1, int(0.006 * S)))

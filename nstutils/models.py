@@ -240,28 +240,31 @@ def _efficientnet_lite0() -> FeatureNetwork:
     return FeatureNetwork("efficientnet_lite0", net, stages, layers, LITE0_MEAN, LITE0_STD, 32)
 
 
-def _plain_conv_layers(features: nn.Sequential, first_stage: int = 0) -> dict[str, Layer]:
-    """Name a VGG/AlexNet ``features`` Sequential as conv1_1, relu1_1, ..., pool1, conv2_1 ..."""
-    layers, block, index = {}, 1, 0
+def _plain_conv_layers(features: nn.Sequential, numbered_by_block: bool = True) -> dict[str, Layer]:
+    """Name a plain conv/ReLU/pool Sequential as its papers do, each layer its own stage.
+
+    VGG: conv1_1, relu1_1, conv1_2, relu1_2, pool1, conv2_1 ... AlexNet (``numbered_by_block``
+    False): conv1, relu1, pool1, conv2, relu2, pool2, conv3 ... conv5, relu5, pool5.
+    """
+    layers, block, index, convs = {}, 1, 0, 0
     for i, module in enumerate(features):
         if isinstance(module, nn.Conv2d):
-            index += 1
-            name = f"conv{block}_{index}"
+            index, convs = index + 1, convs + 1
+            suffix = f"{block}_{index}" if numbered_by_block else f"{convs}"
+            name = f"conv{suffix}"
         elif isinstance(module, nn.ReLU):
             module.inplace = False  # a hooked conv output must not be overwritten
-            name = f"relu{block}_{index}"
+            name = f"relu{suffix}"
         else:
-            name = f"pool{block}"
+            name = f"pool{block if numbered_by_block else convs}"
             block, index = block + 1, 0
-        layers[name] = Layer(module, first_stage + i)
+        layers[name] = Layer(module, i)
     return layers
 
 
 def _vgg_like(name: str, min_size: int) -> FeatureNetwork:
     net = _torchvision_network(name)
-    layers = _plain_conv_layers(net.features)
-    if name == "alexnet":  # one conv per block: conv1 rather than conv1_1
-        layers = {re.sub(r"(\d)_1$", r"\1", k): v for k, v in layers.items()}
+    layers = _plain_conv_layers(net.features, numbered_by_block=name != "alexnet")
     for module in net.classifier:
         if isinstance(module, nn.ReLU):
             module.inplace = False

@@ -103,7 +103,9 @@ def test_vgg19_and_alexnet_layer_names():
     assert names[:5] == ["conv1_1", "relu1_1", "conv1_2", "relu1_2", "pool1"]
     assert {"relu4_2", "relu5_1", "conv5_4", "pool5"} <= set(names) and len(names) == 37
     assert all(not m.inplace for m in vgg.features if isinstance(m, torch.nn.ReLU))
-    assert list(_plain_conv_layers(alexnet.features))[:3] == ["conv1_1", "relu1_1", "pool1"]
+    assert list(_plain_conv_layers(alexnet.features, numbered_by_block=False)) == [
+        "conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "conv3", "relu3", "conv4", "relu4",
+        "conv5", "relu5", "pool5"]
 
 
 def test_torchvision_weights_offline_give_one_clear_error():
