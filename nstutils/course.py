@@ -18,10 +18,11 @@ def find_notebooks(folder: str | Path) -> list[Path]:
         folder: the ``notebooks/`` folder.
 
     Returns:
-        list[Path]: the .ipynb files, checkpoints and student versions' build folders skipped.
+        list[Path]: the .ipynb files; checkpoints and the exercises' student versions (which
+        stop at the first exercise by design) are left out.
     """
     folder = Path(folder)
-    found = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("exercises/**/*.ipynb"))
+    found = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("exercises/instructor/*.ipynb"))
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 

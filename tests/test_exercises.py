@@ -1,0 +1,111 @@
+"""Exercises: references stay current, student versions stop with a hint, hidden tests bite."""
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import torch
+from nbclient.exceptions import CellExecutionError
+
+import nstutils as nst
+from nstutils.assignments import BEGIN_HIDDEN, END_HIDDEN, student_notebook
+from nstutils.checks import generate_references, load_references
+from nstutils.course import execute_notebook
+
+EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
+INSTRUCTOR = sorted((EXERCISES / "instructor").glob("*.ipynb"))
+IDS = [p.stem for p in INSTRUCTOR]
+
+
+def _grade_cell(path: Path, grade_id: str) -> str:
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return cell.source
+    raise KeyError(f"{path.name} has no cell {grade_id!r}")
+
+
+def _hidden_tests(source: str) -> str:
+    return source.split(BEGIN_HIDDEN, 1)[1].split(END_HIDDEN, 1)[0]
+
+
+def test_there_are_six_assignments_with_grading_metadata():
+    assert len(INSTRUCTOR) >= 6
+    for path in INSTRUCTOR:
+        cells = nbformat.read(path, as_version=4).cells
+        graded = [c.metadata["nbgrader"] for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+        assert graded and all(m["points"] > 0 and m["grade_id"] for m in graded), path.name
+        for cell in cells:
+            if cell.metadata.get("nbgrader", {}).get("grade"):
+                assert BEGIN_HIDDEN in cell.source, f"{path.name}: a graded cell has no hidden tests"
+
+
+def test_reference_values_regenerate_to_what_is_committed():
+    committed, fresh = load_references(), generate_references()
+    assert sorted(committed) == sorted(fresh)
+    for name in fresh:
+        assert torch.allclose(torch.tensor(committed[name]), torch.tensor(fresh[name]),
+                              rtol=1e-5, atol=1e-7), name
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=IDS)
+def test_student_version_is_generated_from_the_instructor_version(path):
+    committed = nbformat.read(EXERCISES / "student" / path.name, as_version=4)
+    generated = student_notebook(nbformat.read(path, as_version=4))
+    assert [c.source for c in committed.cells] == [c.source for c in generated.cells]
+    assert "### BEGIN SOLUTION" not in nbformat.writes(committed)
+    assert BEGIN_HIDDEN not in nbformat.writes(committed)
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=IDS)
+def test_student_version_stops_at_the_first_exercise_with_its_hint(path):
+    student = EXERCISES / "student" / path.name
+    cells = nbformat.read(student, as_version=4).cells
+    first = next(c.source for c in cells if c.cell_type == "code" and "NotImplementedError(" in c.source)
+    hint = re.search(r"NotImplementedError\((['\"])(.*)\1\)", first).group(2)
+    first_check = next(c.source for c in cells if c.metadata.get("nbgrader", {}).get("grade"))
+    with pytest.raises(CellExecutionError) as info:
+        execute_notebook(student, quick=True)
+    message = str(info.value)
+    assert "NotImplementedError" in message and hint in message
+    # It stops in the first exercise: its solution cell or the check right after it.
+    assert first.splitlines()[0] in message or first_check.splitlines()[0] in message
+
+
+def _wrong_gram_unnormalized(f):
+    v = f.flatten(2)
+    return v @ v.transpose(1, 2)
+
+
+def _wrong_gram_positions(f):
+    v = f.flatten(2)
+    return v.transpose(1, 2) @ v / v.shape[-1]
+
+
+def _wrong_style_loss_unweighted(features, grams, weights):
+    return sum(((nst.gram_matrix(features[k]) - a) ** 2).sum(dim=(1, 2)) for k, a in grams.items())
+
+
+def _wrong_style_loss_mean(features, grams, weights):
+    return sum(weights[k] * ((nst.gram_matrix(features[k]) - a) ** 2).mean(dim=(1, 2))
+               for k, a in grams.items())
+
+
+WRONG_ANSWERS = [
+    ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_unnormalized}),
+    ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_positions}),
+    ("ex1_gram_and_style_loss", "style_loss_tests",
+     {"my_gram_matrix": nst.gram_matrix, "my_style_loss": _wrong_style_loss_unweighted}),
+    ("ex1_gram_and_style_loss", "style_loss_tests",
+     {"my_gram_matrix": nst.gram_matrix, "my_style_loss": _wrong_style_loss_mean}),
+]
+
+
+@pytest.mark.parametrize("notebook, grade_id, answers", WRONG_ANSWERS,
+                         ids=[f"{n}-{g}-{next(iter(a.values())).__name__}" for n, g, a in WRONG_ANSWERS])
+def test_hidden_tests_fail_on_a_plausible_wrong_answer(notebook, grade_id, answers):
+    hidden = _hidden_tests(_grade_cell(EXERCISES / "instructor" / f"{notebook}.ipynb", grade_id))
+    namespace = {"torch": torch, "nst": nst, **answers}
+    with pytest.raises((AssertionError, RuntimeError, ValueError)):
+        exec(hidden, namespace)
