@@ -36,7 +36,7 @@ def test_there_are_six_assignments_with_grading_metadata():
         graded = [c.metadata["nbgrader"] for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
         assert graded and all(m["points"] > 0 and m["grade_id"] for m in graded), path.name
         for cell in cells:
-            if cell.metadata.get("nbgrader", {}).get("grade"):
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade"):
                 assert BEGIN_HIDDEN in cell.source, f"{path.name}: a graded cell has no hidden tests"
 
 
@@ -92,6 +92,27 @@ def _wrong_style_loss_mean(features, grams, weights):
                for k, a in grams.items())
 
 
+def _wrong_content_loss_no_half(f, p):
+    return (f - p).pow(2).flatten(1).sum(1)
+
+
+def _wrong_content_loss_mean(f, p):
+    return 0.5 * (f - p).pow(2).flatten(1).mean(1)
+
+
+def _wrong_content_gradient_doubled(f, p):
+    return 2 * (f - p)
+
+
+def _wrong_keep_colors_swapped(stylized, photo):
+    return nst.color.with_chroma_of(photo, stylized)
+
+
+def _wrong_keep_colors_mean_luminance(stylized, photo):
+    grey = stylized.mean(1, keepdim=True)  # the average of R, G, B is not the luminance
+    return (photo - photo.mean(1, keepdim=True) + grey).clamp(0, 1)
+
+
 WRONG_ANSWERS = [
     ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_unnormalized}),
     ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_positions}),
@@ -99,6 +120,14 @@ WRONG_ANSWERS = [
      {"my_gram_matrix": nst.gram_matrix, "my_style_loss": _wrong_style_loss_unweighted}),
     ("ex1_gram_and_style_loss", "style_loss_tests",
      {"my_gram_matrix": nst.gram_matrix, "my_style_loss": _wrong_style_loss_mean}),
+    ("ex2_content_loss", "content_loss_tests", {"my_content_loss": _wrong_content_loss_no_half}),
+    ("ex2_content_loss", "content_loss_tests", {"my_content_loss": _wrong_content_loss_mean}),
+    ("ex2_content_loss", "content_gradient_tests",
+     {"my_content_gradient": _wrong_content_gradient_doubled}),
+    ("ex6_color_preserving_transfer", "keep_colors_tests",
+     {"my_keep_colors": _wrong_keep_colors_swapped}),
+    ("ex6_color_preserving_transfer", "keep_colors_tests",
+     {"my_keep_colors": _wrong_keep_colors_mean_luminance}),
 ]
 
 
