@@ -16,5 +16,18 @@ from .plot import plot_losses, plot_top_k, show_images
 from .quick import quick_mode
 
 # --- exports of the later modules (one import line each) ---
+from .dream import deep_dream, dream_gradient, dream_objective, dream_zoom, save_gif
+from .attribution import (completeness_gaps, integrated_gradients, make_baseline,
+                          plot_attributions, plot_completeness, saliency, smoothgrad)
+from .style import (content_loss, default_layers, gram_matrix, invert_features,
+                    layer_style_loss, style_loss, style_transfer, synthesize_texture, tv_loss)
+from .objectives import (Objective, channel, class_logit, class_probability, diversity, layer,
+                         neuron)
+from .param import FourierImage, ImageParam, PixelImage
+from .transforms import Blur, Jitter, L2Decay, Pad, RandomRotate, RandomScale, standard_transforms
+from .render import robust_score, visualize
+from .patches import (patch_pool, plot_dataset_vs_optimized, plot_patches, receptive_field,
+                      top_patches, unit_maxima)
+from .plot import plot_feature_maps, plot_filters, plot_spectra
 
 __version__ = "0.1.0"

@@ -9,7 +9,9 @@ The instructor version uses nbgrader's markers. In the student version:
 - outputs and execution counts are cleared; cell metadata (nbgrader's grade ids and points)
   is kept, so nbgrader can still grade the student's copy.
 
-Run ``python -m nstutils.assignments`` to rebuild every student version.
+Run ``python -m nstutils.assignments`` to rebuild every student version, and
+``python -m nstutils.assignments grade SUBMISSION.ipynb [...]`` to grade students' notebooks
+without nbgrader: their answers go into the instructor notebook, which runs with its hidden tests.
 """
 
 import copy
@@ -104,7 +106,64 @@ def release(instructor_dir: Path = EXERCISES / "instructor",
     return written
 
 
+def _grade_id(cell: nbformat.NotebookNode) -> str | None:
+    return cell.metadata.get("nbgrader", {}).get("grade_id")
+
+
+def grade(submission: Path,
+          instructor_dir: Path = EXERCISES / "instructor") -> dict[str, tuple[float, float]]:
+    """Grade a student's notebook: run their answers against the instructor's hidden tests.
+
+    The student's solution cells (matched by nbgrader ``grade_id``) replace the instructor's
+    solutions; the notebook then runs headless, and each graded code cell earns its points when
+    it raises nothing. Markdown answers are left for the teacher to read.
+
+    Args:
+        submission: the student's .ipynb; its file name names the assignment.
+        instructor_dir: folder of instructor notebooks.
+
+    Returns:
+        dict: grade_id -> (points earned, points possible) for each graded code cell, in
+        notebook order.
+    """
+    from .course import run_notebook
+
+    instructor_path = instructor_dir / Path(submission).name
+    if not instructor_path.is_file():
+        raise FileNotFoundError(f"No instructor notebook {instructor_path.name} in {instructor_dir}.")
+    answers = {_grade_id(c): c.source for c in nbformat.read(submission, as_version=4).cells
+               if c.metadata.get("nbgrader", {}).get("solution")}
+    notebook = nbformat.read(instructor_path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution") and _grade_id(cell) in answers:
+            cell.source = answers[_grade_id(cell)]
+    run_notebook(notebook, instructor_dir, quick=True, allow_errors=True)
+    scores = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade") and cell.cell_type == "code":
+            passed = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
+            scores[meta["grade_id"]] = (meta["points"] if passed else 0, meta["points"])
+    return scores
+
+
+def main(argv: list[str]) -> int:
+    """``release`` (default): write the student versions; ``grade FILE ...``: print the scores."""
+    if argv[:1] == ["grade"]:
+        for path in argv[1:]:
+            if not Path(path).is_file():
+                print(f"grade: no notebook at {path}", file=sys.stderr)
+                return 2
+            scores = grade(Path(path))
+            for grade_id, (earned, possible) in scores.items():
+                print(f"{path}: {grade_id:<24} {earned:g}/{possible:g}")
+            total = [sum(v) for v in zip(*scores.values())]
+            print(f"{path}: {'total':<24} {total[0]:g}/{total[1]:g}")
+        return 0
+    for written in release():
+        print(f"wrote {written}")
+    return 0
+
+
 if __name__ == "__main__":
-    for written_path in release():
-        print(f"wrote {written_path}")
-    sys.exit(0)
+    sys.exit(main(sys.argv[1:]))

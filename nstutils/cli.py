@@ -1,18 +1,43 @@
-"""The ``nst`` command line: ``nst course`` opens the course or renders it to HTML."""
+"""The ``nst`` command line.
+
+- ``nst course`` opens the course in JupyterLab, or renders it to HTML;
+- ``nst stylize CONTENT STYLE -o OUT`` paints a photo in the style of a painting;
+- ``nst dream IMAGE -o OUT`` dreams on a photo.
+
+Images are file paths, http(s) URLs, or sample names (``chelsea``, ``starry_night``, ``swirl``
+...). A bad argument gets one line on stderr and exit status 2.
+"""
 
 import argparse
+import math
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+MIN_SIDE = 32  # the smallest side any of the networks accepts
 
+
+class UsageError(Exception):
+    """A bad argument, reported as one line and exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors fit on one line (no usage block)."""
+
+    def error(self, message: str):
+        """Print ``prog: error: message`` and exit with status 2."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# --- nst course -------------------------------------------------------------------------------
 
 def _notebooks_folder(given: str | None) -> Path:
     folder = Path(given) if given else (Path("notebooks") if Path("notebooks").is_dir()
                                         else REPO_NOTEBOOKS)
     if not folder.is_dir():
-        raise SystemExit(f"nst: no notebooks folder at {folder}; pass --notebooks PATH.")
+        raise UsageError(f"no notebooks folder at {folder}; pass --notebooks PATH.")
     return folder
 
 
@@ -28,23 +53,255 @@ def course(args: argparse.Namespace) -> int:
     return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(folder)])
 
 
+# --- nst stylize ------------------------------------------------------------------------------
+
+def stylize(args: argparse.Namespace) -> int:
+    """Run style transfer from the command line and save the result."""
+    from .images import save_image
+    from .models import load_model
+    from .style import style_transfer
+
+    out = _output_path(args.output)
+    if args.blend is not None and len(args.blend) != len(args.style):
+        raise UsageError(f"--blend has {len(args.blend)} weights for {len(args.style)} STYLE "
+                         "images: give one weight per STYLE.")
+    sizes = [round(args.size / 2 ** (args.scales - 1 - i)) for i in range(args.scales)]
+    if min(sizes) < MIN_SIDE:
+        raise UsageError(f"--scales {args.scales} makes the first scale {sizes[0]} pixels; keep "
+                         f"size / 2^(scales - 1) at {MIN_SIDE} or more.")
+    device = _device(args.device)
+    model = load_model(args.model, device=device)
+    content = _load(args.content, args.size, device, "CONTENT")
+    styles = [_load(s, args.size, device, "STYLE") for s in args.style]
+    image = style_transfer(
+        content, styles, model, steps=args.steps, content_layers=args.content_layers,
+        style_layers=args.style_layers, content_weight=args.content_weight,
+        style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
+        optimizer=args.optimizer, lr=args.lr, preserve_color=args.preserve_color,
+        style_blend=args.blend, style_scale=args.style_scale,
+        sizes=sizes if args.scales > 1 else None, seed=args.seed, progress=not args.quiet,
+        autocast=args.autocast)
+    save_image(image, out)
+    if not args.quiet:
+        print(f"nst: wrote {out} ({image.shape[-1]}x{image.shape[-2]})")
+    return 0
+
+
+# --- nst dream --------------------------------------------------------------------------------
+
+def dream(args: argparse.Namespace) -> int:
+    """Run DeepDream from the command line and save the result."""
+    from .dream import deep_dream
+    from .images import save_image
+    from .models import load_model
+
+    out = _output_path(args.output)
+    device = _device(args.device)
+    model = load_model(args.model, device=device)
+    image = _load(args.image, args.size, device, "IMAGE")
+    given = {"layers": args.layer, "lr": args.lr}  # None: deep_dream's own default
+    result = deep_dream(image, model, channel=args.channel, octaves=args.octaves, steps=args.steps,
+                        progress=not args.quiet, seed=args.seed,
+                        **{k: v for k, v in given.items() if v is not None})
+    save_image(result, out)
+    if not args.quiet:
+        print(f"nst: wrote {out} ({result.shape[-1]}x{result.shape[-2]})")
+    return 0
+
+
+# --- argument checking ------------------------------------------------------------------------
+
+def _load(src: str, size: int, device, what: str):
+    """Load a path, a URL or a sample name at ``size`` (longer side)."""
+    from .data import sample_image, sample_names
+    from .images import load_image
+
+    if Path(src).expanduser().is_file() or src.startswith(("http://", "https://")):
+        return load_image(src, size=size, device=device)
+    names = [n for kind in sample_names().values() for n in kind]
+    if src in names:
+        with warnings.catch_warnings(record=True) as caught:  # a painting's offline fallback
+            warnings.simplefilter("always")
+            image = sample_image(src, size=size, device=device)
+        for warning in caught:
+            print(f"nst: {' '.join(str(warning.message).split())}", file=sys.stderr)
+        return image
+    raise UsageError(f"{what} {src!r} is neither a file, a URL, nor a sample name "
+                     f"({', '.join(names)}).")
+
+
+def _output_path(given: str) -> Path:
+    import PIL.Image
+
+    out = Path(given)
+    if out.suffix.lower() not in PIL.Image.registered_extensions():
+        raise UsageError(f"-o {given}: give the output a picture extension such as .png or .jpg.")
+    if out.is_dir():
+        raise UsageError(f"-o {given} is a folder: give a file name such as {out / 'out.png'}.")
+    return out
+
+
+def _device(name: str | None):
+    import torch
+
+    from .devices import default_device
+
+    if name is None:
+        return default_device()
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UsageError(f"--device {name!r} is not a device: use cpu, cuda, cuda:1 or "
+                         "mps.") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError("--device cuda: CUDA is not available on this machine; use --device cpu.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise UsageError("--device mps: Apple's MPS is not available here; use --device cpu.")
+    return device
+
+
+def _number(kind: type, low: float, inclusive: bool = True, what: str = ""):
+    """An argparse type: a number of ``kind`` that is >= low (or > low)."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            expected = "an integer" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {expected}") from None
+        if not math.isfinite(value) or value < low or (value == low and not inclusive):
+            raise argparse.ArgumentTypeError(
+                f"must be {'at least' if inclusive else 'more than'} {low:g}{what}, got {text}")
+        return value
+    return parse
+
+
+def _names(text: str) -> list[str]:
+    """An argparse type: comma-separated layer names."""
+    names = [t.strip() for t in text.split(",") if t.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give one or more layer names, separated by commas")
+    return names
+
+
+def _weights(text: str) -> list[float]:
+    """An argparse type: comma-separated non-negative weights."""
+    parse = _number(float, 0.0)
+    return [parse(t) for t in text.split(",")]
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one subcommand per task."""
-    parser = argparse.ArgumentParser(prog="nst", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    from .models import MODELS
+    from .style import STEPS, STYLE_WEIGHT, TV_WEIGHT
+
+    parser = _Parser(prog="nst", description=__doc__,
+                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
     p = sub.add_parser("course", help="open the course in JupyterLab, or render it to HTML")
     p.add_argument("--html", metavar="DIR", help="execute every notebook headless and write "
                    "HTML with the figures into DIR (no browser needed)")
     p.add_argument("--quick", action="store_true", help="small sizes and few steps")
     p.add_argument("--notebooks", metavar="DIR", help="the notebooks folder (default: ./notebooks)")
     p.set_defaults(func=course)
+
+    size = _number(int, MIN_SIDE, what=" pixels (the networks' smallest input)")
+    p = sub.add_parser("stylize", help="paint a photo in the style of a painting",
+                       description="Neural style transfer (Gatys et al., 2015). CONTENT and STYLE "
+                       "are paths, URLs or sample names (chelsea, astronaut, starry_night, swirl "
+                       "...). Several STYLE images are blended (see --blend).")
+    p.add_argument("content", metavar="CONTENT", help="the photo")
+    p.add_argument("style", metavar="STYLE", nargs="+", help="the style image(s)")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="where to save (.png, .jpg)")
+    p.add_argument("--size", type=size, default=384,
+                   help="longer side of the result (default %(default)s)")
+    p.add_argument("--steps", type=_number(int, 1), default=STEPS,
+                   help="steps per scale (default %(default)s)")
+    p.add_argument("--scales", type=_number(int, 1), default=1, metavar="N",
+                   help="coarse-to-fine: N sizes, each twice the previous, ending at --size")
+    p.add_argument("--content-weight", type=_number(float, 0.0), default=1.0, metavar="ALPHA",
+                   help="alpha, the weight of the content loss (default 1)")
+    p.add_argument("--style-weight", type=_number(float, 0.0), default=STYLE_WEIGHT,
+                   metavar="BETA", help="beta, the weight of the style loss (default %(default)s)")
+    p.add_argument("--tv-weight", type=_number(float, 0.0), default=TV_WEIGHT,
+                   help="the weight of the total variation (default %(default)s)")
+    p.add_argument("--content-layers", type=_names, metavar="L1,L2", help="content layers "
+                   "(default: block7; relu4_2 for VGG)")
+    p.add_argument("--style-layers", type=_names, metavar="L1,L2,...", help="style layers "
+                   "(default: block1.expand,...,block11.expand; relu1_1,...,relu5_1 for VGG)")
+    p.add_argument("--style-scale", type=_number(float, 0.0, inclusive=False), default=1.0,
+                   help="style image size relative to the result (>1: finer strokes)")
+    p.add_argument("--blend", type=_weights, metavar="W1,W2",
+                   help="weights of several STYLE images")
+    p.add_argument("--preserve-color", choices=["luminance", "histogram"],
+                   help="keep the photo's colours")
+    p.add_argument("--init", choices=["content", "noise"], default="content",
+                   help="start from the photo or from noise (default content)")
+    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    p.add_argument("--lr", type=_number(float, 0.0, inclusive=False),
+                   help="learning rate (default 0.05 for adam, 1 for lbfgs)")
+    p.add_argument("--autocast", action="store_true", help="bfloat16 on CUDA (faster)")
+    _common(p, MODELS)
+    p.set_defaults(func=stylize)
+
+    p = sub.add_parser("dream", help="DeepDream on a photo",
+                       description="DeepDream: gradient ascent on a photo. IMAGE is a path, a URL "
+                       "or a sample name.")
+    p.add_argument("image", metavar="IMAGE", help="the photo")
+    p.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="where to save (.png, .jpg)")
+    p.add_argument("--size", type=size, default=384,
+                   help="longer side of the result (default %(default)s)")
+    p.add_argument("--layer", type=_names, metavar="L1,L2", help="layer(s) to climb (default: "
+                   "that of nstutils.deep_dream; deeper layers dream bigger motifs)")
+    p.add_argument("--channel", type=_number(int, 0), help="climb only this channel")
+    p.add_argument("--octaves", type=_number(int, 1), default=3,
+                   help="number of sizes (default %(default)s)")
+    p.add_argument("--steps", type=_number(int, 1), default=20,
+                   help="steps per octave (default %(default)s)")
+    p.add_argument("--lr", type=_number(float, 0.0, inclusive=False),
+                   help="step size (default: that of nstutils.deep_dream)")
+    _common(p, MODELS)
+    p.set_defaults(func=dream)
     return parser
 
 
+def _common(p: argparse.ArgumentParser, models) -> None:
+    p.add_argument("--model", choices=list(models), default="efficientnet_lite0",
+                   help="the network (default efficientnet_lite0, offline)")
+    p.add_argument("--device", help="cpu, cuda or mps (default: the fastest available)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = build_parser().parse_args(argv)
-    return args.func(args)
+    """Run the command line; returns the exit status (2 for a bad argument)."""
+    from .download import DownloadError
+    from .models import UnknownLayerError
+    from .optim import OptimizationError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, or a bad argument already reported in one line
+        return exit_.code
+    try:
+        return args.func(args)
+    except UsageError as err:
+        return _fail(args, str(err))
+    except (ValueError, TypeError, UnknownLayerError, FileNotFoundError, DownloadError,
+            OptimizationError) as err:
+        # Bad inputs found by the library (unknown layer, unreadable image, no download ...):
+        # their messages say what to do.
+        return _fail(args, " ".join(str(err).split()))
+    except KeyboardInterrupt:
+        print("nst: stopped.", file=sys.stderr)
+        return 130
+
+
+def _fail(args: argparse.Namespace, message: str) -> int:
+    print(f"nst {args.command}: error: {message}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

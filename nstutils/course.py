@@ -40,13 +40,28 @@ def execute_notebook(path: str | Path, quick: bool = True) -> nbformat.NotebookN
         nbclient.exceptions.CellExecutionError: a cell failed; the message shows the cell.
     """
     path = Path(path)
-    nb = nbformat.read(path, as_version=4)
+    return run_notebook(nbformat.read(path, as_version=4), path.parent, quick)
+
+
+def run_notebook(nb: nbformat.NotebookNode, folder: str | Path, quick: bool = True,
+                 allow_errors: bool = False) -> nbformat.NotebookNode:
+    """Execute a notebook already in memory, in place, with ``folder`` as its working folder.
+
+    Args:
+        nb: the notebook; its cells receive their outputs.
+        folder: the kernel's working folder (relative paths in the notebook start there).
+        quick: set NSTUTILS_QUICK=1 for the kernel (small sizes, few steps).
+        allow_errors: run every cell even after one fails (the errors stay in the outputs).
+
+    Returns:
+        NotebookNode: ``nb``, executed.
+    """
     previous = os.environ.get(QUICK_ENV)
     os.environ[QUICK_ENV] = "1" if quick else "0"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     try:
-        NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=allow_errors,
+                       resources={"metadata": {"path": str(folder)}}).execute()
     finally:
         if previous is None:
             os.environ.pop(QUICK_ENV, None)

@@ -11,7 +11,8 @@ building blocks are
 - ``diversity(layer)``: how alike the images of a batch are (their Gram matrices' mean cosine
   similarity); subtract it to get a batch of *different* images for the same unit.
 
-They compose with ``+``, ``-`` and scalar ``*``: ``channel("block7", 12) - 0.5 * diversity("block5")``.
+They compose with ``+``, ``-`` and scalar ``*``:
+``channel("block7", 12) - 0.5 * diversity("block5")``.
 An objective knows the layers it reads (``objective.layers``), so one ``model.features`` call
 serves every term.
 """
@@ -104,7 +105,8 @@ class Objective:
 
     def __truediv__(self, divisor: float) -> "Objective":
         if not _is_number(divisor) or divisor == 0:
-            raise TypeError(f"An objective can only be divided by a non-zero number, got {divisor!r}.")
+            raise TypeError("An objective can only be divided by a non-zero number, "
+                            f"got {divisor!r}.")
         return self * (1.0 / divisor)
 
     def __neg__(self) -> "Objective":
@@ -147,7 +149,25 @@ def _channel_of(acts: Activations, layer: str, channel: int) -> torch.Tensor:
     return act[:, channel]
 
 
-def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None) -> Objective:
+def _select(values: torch.Tensor, batch: int | None) -> torch.Tensor:
+    """Keep one image of the batch (as a batch of one), or all of them."""
+    if batch is None:
+        return values
+    if not 0 <= batch < values.shape[0]:
+        raise ValueError(f"batch={batch} but only {values.shape[0]} images are optimized: "
+                         f"pass batch={batch + 1} or more to visualize.")
+    return values[batch:batch + 1]
+
+
+def _batch_tag(batch: int | None) -> str:
+    if batch is None:
+        return ""
+    _check_index(batch, "batch")
+    return f", batch={batch}"
+
+
+def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None,
+           batch: int | None = None) -> Objective:
     """One unit: channel ``channel`` of ``layer`` at one position.
 
     Args:
@@ -155,15 +175,16 @@ def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None)
         channel: the channel index.
         y: the row in the activation map; the centre when None.
         x: the column; the centre when None.
+        batch: only this image of the batch; all images when None.
 
     Returns:
-        Objective: the unit's activation, averaged over the batch.
+        Objective: the unit's activation, averaged over the batch (or of image ``batch``).
     """
     _check_name(layer)
     _check_index(channel, "channel")
 
     def fn(acts: Activations) -> torch.Tensor:
-        maps = _channel_of(acts, layer, channel)
+        maps = _select(_channel_of(acts, layer, channel), batch)
         h, w = maps.shape[-2:]
         row = h // 2 if y is None else y
         col = w // 2 if x is None else x
@@ -172,23 +193,25 @@ def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None)
         return maps[:, row, col].mean()
 
     where = "" if y is None and x is None else f", y={y}, x={x}"
-    return Objective(fn, [layer], f"neuron({layer}, {channel}{where})")
+    return Objective(fn, [layer], f"neuron({layer}, {channel}{where}{_batch_tag(batch)})")
 
 
-def channel(layer: str, channel: int) -> Objective:
+def channel(layer: str, channel: int, batch: int | None = None) -> Objective:
     """A channel: one feature detector, averaged over every position of its map.
 
     Args:
         layer: e.g. ``"block7"``.
         channel: the channel index.
+        batch: only this image of the batch; all images when None. Summing
+            ``channel(layer, c, batch=i)`` over i visualizes several channels in one run.
 
     Returns:
-        Objective: the channel's mean activation over positions and batch.
+        Objective: the channel's mean activation over positions (and batch).
     """
     _check_name(layer)
     index = _check_index(channel, "channel")
-    return Objective(lambda acts: _channel_of(acts, layer, index).mean(), [layer],
-                     f"channel({layer}, {index})")
+    return Objective(lambda acts: _select(_channel_of(acts, layer, index), batch).mean(), [layer],
+                     f"channel({layer}, {index}{_batch_tag(batch)})")
 
 
 def layer(layer: str) -> Objective:
@@ -213,18 +236,19 @@ def _class_index(label: str | int) -> int:
     return index
 
 
-def class_logit(label: str | int) -> Objective:
+def class_logit(label: str | int, batch: int | None = None) -> Objective:
     """The logit (pre-softmax score) of an ImageNet class.
 
     Args:
         label: a class name such as ``"goldfish"``, or its index (0-999).
+        batch: only this image of the batch; all images when None.
 
     Returns:
-        Objective: the logit, averaged over the batch.
+        Objective: the logit, averaged over the batch (or of image ``batch``).
     """
     index = _class_index(label)
-    return Objective(lambda acts: acts["logits"][:, index].mean(), ["logits"],
-                     f"class_logit({label})")
+    return Objective(lambda acts: _select(acts["logits"][:, index], batch).mean(), ["logits"],
+                     f"class_logit({label}{_batch_tag(batch)})")
 
 
 def class_probability(label: str | int) -> Objective:

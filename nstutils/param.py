@@ -201,7 +201,8 @@ class FourierImage(ImageParam):
         return torch.view_as_real(spectrum / self.spectrum_scale().to(spectrum.device))
 
     def decode(self, params):
-        spectrum = torch.view_as_complex(params.contiguous()) * self.spectrum_scale().to(params.device)
+        scale = self.spectrum_scale().to(params.device)
+        spectrum = torch.view_as_complex(params.contiguous()) * scale
         return self._to_rgb(torch.fft.irfft2(spectrum, s=self.size, norm="ortho"))
 
 

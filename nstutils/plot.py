@@ -106,3 +106,171 @@ def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | 
     ax.spines[["top", "right"]].set_visible(False)
     ax.legend(frameon=False)
     return fig
+
+
+def plot_filters(weight: torch.Tensor, ncols: int = 8, size: float = 0.9,
+                 title: str | None = None) -> Figure:
+    """Draw first-layer convolution filters as small RGB images (gray is zero).
+
+    Each filter is scaled by its own largest absolute weight, so its pattern is visible; the
+    number under it is that weight's size, so filters can still be compared.
+
+    Args:
+        weight: (C_out, 3, k, k) convolution weights, e.g. ``model.net._conv_stem.weight``.
+        ncols: filters per row.
+        size: the side of one filter in inches.
+        title: over the grid.
+
+    Returns:
+        Figure.
+    """
+    if weight.dim() != 4 or weight.shape[1] != 3:
+        raise ValueError(f"Expected RGB filters shaped (C_out, 3, k, k), got {tuple(weight.shape)}.")
+    weight = weight.detach().float().cpu()
+    peaks = weight.abs().flatten(1).max(dim=1).values.clamp(min=1e-12)
+    images = weight / (2 * peaks.view(-1, 1, 1, 1)) + 0.5
+    nrows = -(-len(images) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2) * nrows + 0.5),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for i, (ax, image) in enumerate(zip(axes.flat, images)):
+        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
+        ax.set_title(f"{i}: {peaks[i]:.2g}", fontsize=7, pad=2)
+    if title:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def plot_feature_maps(activation: torch.Tensor, channels: Sequence[int] | None = None,
+                      image: torch.Tensor | None = None, ncols: int = 6, size: float = 1.8,
+                      title: str | None = None) -> Figure:
+    """Draw the activation maps of some channels of one image, on one shared colour scale.
+
+    Args:
+        activation: (1, C, h, w) or (C, h, w), e.g. ``model.features(x, "block3")["block3"]``.
+        channels: which channels; the first ``2 * ncols`` when None.
+        image: (1, 3, H, W) input, drawn first for reference.
+        ncols: panels per row.
+        size: the side of one panel in inches.
+        title: over the grid.
+
+    Returns:
+        Figure with a colorbar giving the activation values.
+    """
+    maps = activation.detach().float().cpu()
+    maps = maps[0] if maps.dim() == 4 else maps
+    if maps.dim() != 3:
+        raise ValueError(f"Expected activations (1, C, h, w), got {tuple(activation.shape)}.")
+    channels = list(range(min(2 * ncols, maps.shape[0]))) if channels is None else list(channels)
+    bad = [c for c in channels if not 0 <= c < maps.shape[0]]
+    if bad:
+        raise ValueError(f"Channels {bad} do not exist: this layer has {maps.shape[0]}.")
+    panels = len(channels) + (image is not None)
+    ncols = min(ncols, panels)
+    nrows = -(-panels // ncols)
+    aspect = maps.shape[1] / maps.shape[2]  # panel height / width
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(size * ncols + 0.8, (size * aspect + 0.3) * nrows + 0.5))
+    for ax in axes.flat:
+        ax.axis("off")
+    flat = list(axes.flat)
+    if image is not None:
+        flat.pop(0).imshow(to_numpy(image))
+        axes.flat[0].set_title("input", fontsize=9)
+    low, high = float(maps[channels].min()), float(maps[channels].max())
+    shown = None
+    for ax, c in zip(flat, channels):
+        shown = ax.imshow(maps[c].numpy(), cmap="magma", vmin=low, vmax=high,
+                          interpolation="nearest")
+        ax.set_title(f"channel {c}", fontsize=9)
+    fig.colorbar(shown, ax=axes, shrink=0.8, label="activation")
+    if title:
+        fig.suptitle(title, fontsize=12, fontweight="bold")
+    return fig
+
+
+def plot_spectra(images: dict[str, torch.Tensor], bins: int = 16,
+                 title: str = "Power by spatial frequency") -> Figure:
+    """Compare how much fine detail images hold: radially averaged power spectra, log scale.
+
+    Args:
+        images: label -> (N, 3, H, W) image.
+        bins: frequency bands between 0 and 0.5 cycles per pixel.
+        title: the axes title.
+
+    Returns:
+        Figure.
+    """
+    from .param import spectrum_power
+
+    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
+    for label, image in images.items():
+        frequencies, power = spectrum_power(image, bins)
+        ax.plot(frequencies.numpy(), power.numpy(), lw=2, marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("spatial frequency (cycles per pixel; 0.5 = alternating pixels)")
+    ax.set_ylabel("mean power")
+    ax.set_title(title, fontsize=12)
+    ax.grid(alpha=0.3)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False, fontsize=9)
+    return fig
+
+
+def plot_gram_matrices(grams: dict[str, torch.Tensor], channels: int = 32, size: float = 3.3,
+                       suptitle: str | None = None) -> Figure:
+    """Draw Gram matrices as heatmaps side by side, each with its colour bar.
+
+    Args:
+        grams: panel title -> (C, C) or (1, C, C) Gram matrix (e.g. from `nstutils.gram_matrix`).
+        channels: show the first this many channels (a (channels, channels) corner).
+        size: the height of one panel in inches.
+        suptitle: a title over the whole figure.
+
+    Returns:
+        Figure.
+    """
+    fig, axes = plt.subplots(1, len(grams), figsize=(size * 1.25 * len(grams), size + 0.5),
+                             squeeze=False, layout="constrained")
+    for ax, (title, gram) in zip(axes[0], grams.items()):
+        matrix = gram.detach().float().reshape(gram.shape[-2:])[:channels, :channels].cpu()
+        image = ax.imshow(matrix, cmap="magma", interpolation="nearest")
+        ax.set_title(title, fontsize=11)
+        ax.set_xlabel("channel j")
+        ax.set_ylabel("channel i")
+        fig.colorbar(image, ax=ax, shrink=0.85, label="$G_{ij}$")
+    if suptitle:
+        fig.suptitle(suptitle, fontsize=13, fontweight="bold")
+    return fig
+
+
+def plot_layer_values(values: dict[str, dict[str, float]], ylabel: str = "$E_l$",
+                      logy: bool = True, title: str = "Per-layer values") -> Figure:
+    """Draw grouped bars: one group per layer, one bar per series (e.g. E_l for several images).
+
+    Args:
+        values: series label -> {layer name -> value}; every series names the same layers.
+        ylabel: the y axis label.
+        logy: use a logarithmic y axis (the values must be positive).
+        title: the axes title.
+
+    Returns:
+        Figure.
+    """
+    layers = list(next(iter(values.values())))
+    width = 0.8 / len(values)
+    fig, ax = plt.subplots(figsize=(1.3 * len(layers) + 2.5, 3.6), layout="constrained")
+    for i, (label, series) in enumerate(values.items()):
+        xs = [k + (i - (len(values) - 1) / 2) * width for k in range(len(layers))]
+        ax.bar(xs, [series[layer] for layer in layers], width * 0.95, label=label)
+    ax.set_xticks(range(len(layers)), layers, rotation=20)
+    if logy:
+        ax.set_yscale("log")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=12)
+    ax.grid(alpha=0.3, axis="y")
+    ax.spines[["top", "right"]].set_visible(False)
+    if len(values) > 1:
+        ax.legend(frameon=False)
+    return fig

@@ -56,8 +56,8 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
     size, batch = _resolve_shape(param, size, batch)
     image_param = make_param(param, size, batch, seed, model.device)
     if min(image_param.size) < model.min_size:
-        raise ValueError(f"size={size} is too small: {model.name} needs at least "
-                         f"{model.min_size} pixels on each side.")
+        raise ValueError(f"An image of {image_param.size} pixels is too small: {model.name} "
+                         f"needs at least {model.min_size} on each side.")
     pieces = standard_transforms() if transforms is None else transforms
     transform_list, penalties = split_regularizers(pieces)
     generator = torch.Generator().manual_seed(seed)
@@ -81,7 +81,8 @@ def _resolve_shape(param: str | ImageParam, size, batch) -> tuple[tuple[int, int
     """Take the shape from ``param`` when it is an ImageParam, refusing a conflicting one."""
     if not isinstance(param, ImageParam):
         return (DEFAULT_SIZE if size is None else size), (1 if batch is None else batch)
-    if size is not None and tuple(param.size) != ((size, size) if isinstance(size, int) else tuple(size)):
+    wanted = (size, size) if isinstance(size, int) else size
+    if size is not None and tuple(param.size) != tuple(wanted):
         raise ValueError(f"size={size} conflicts with the given param of size {param.size}: "
                          "leave size out, or build the param at that size.")
     if batch is not None and batch != param.batch:

@@ -113,6 +113,10 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     kernel = gaussian_kernel(sigma).to(image)
     radius = kernel.numel() // 2
+    if radius >= min(image.shape[-2:]):
+        raise ValueError(f"A blur with sigma={sigma} needs an image larger than {2 * radius} "
+                         f"pixels on each side, got {tuple(image.shape[-2:])}: use a smaller "
+                         "sigma or a larger image.")
     c = image.shape[1]
     x = F.pad(image, [radius] * 4, mode="reflect")
     x = F.conv2d(x, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
@@ -124,7 +128,8 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
 class Transform:
     """A change applied to the image before the network sees it (subclasses say which)."""
 
-    def __call__(self, image: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def __call__(self, image: torch.Tensor,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
         """Apply the transform.
 
         Args:
@@ -277,13 +282,14 @@ def standard_transforms() -> list[Transform]:
     """Return the default recipe of transformation robustness used by `nstutils.visualize`.
 
     Returns:
-        list: pad 12, jitter 8, scale by 0.9 to 1.1, rotate up to 10 degrees, jitter 4.
+        list: pad 16, jitter 16, scale by 0.8 to 1.2, rotate up to 15 degrees, jitter 8.
     """
-    return [Pad(12), Jitter(8), RandomScale((0.9, 0.95, 1.0, 1.05, 1.1)), RandomRotate(10),
-            Jitter(4)]
+    return [Pad(16), Jitter(16), RandomScale(tuple(round(0.8 + 0.05 * i, 2) for i in range(9))),
+            RandomRotate(15), Jitter(8)]
 
 
-def split_regularizers(pieces: Sequence[Regularizer] | None) -> tuple[list[Transform], list[Penalty]]:
+def split_regularizers(
+        pieces: Sequence[Regularizer] | None) -> tuple[list[Transform], list[Penalty]]:
     """Sort a mixed list into transforms and penalties, refusing anything else.
 
     Args:

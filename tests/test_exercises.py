@@ -113,6 +113,64 @@ def _wrong_keep_colors_mean_luminance(stylized, photo):
     return (photo - photo.mean(1, keepdim=True) + grey).clamp(0, 1)
 
 
+def _wrong_jitter_dx_first(image, pixels, generator):
+    dx = int(torch.randint(-pixels, pixels + 1, (), generator=generator))
+    dy = int(torch.randint(-pixels, pixels + 1, (), generator=generator))
+    return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+
+
+def _wrong_jitter_never_reaches_pixels(image, pixels, generator):
+    dy, dx = (int(torch.randint(-pixels, max(pixels, 1), (), generator=generator)) for _ in "yx")
+    return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+
+
+def _wrong_blur_zero_padding(image, sigma):
+    kernel = nst.transforms.gaussian_kernel(sigma)
+    radius, c = kernel.numel() // 2, image.shape[1]
+    out = torch.nn.functional.conv2d(image, kernel.view(1, 1, 1, -1).expand(c, 1, 1, -1),
+                                     padding=(0, radius), groups=c)
+    return torch.nn.functional.conv2d(out, kernel.view(1, 1, -1, 1).expand(c, 1, -1, 1),
+                                      padding=(radius, 0), groups=c)
+
+
+def _wrong_l2_decay_sum(image, weight):
+    return weight * ((image - 0.5) ** 2).sum()
+
+
+def _wrong_ig_left_riemann(model, x, baseline, steps):
+    total = torch.zeros_like(x)
+    for k in range(steps):
+        point = (baseline + k / steps * (x - baseline)).requires_grad_(True)
+        total += torch.autograd.grad(model(point).sum(), point)[0]
+    return (x - baseline) * total / steps
+
+
+def _wrong_ig_plain_average_gradient(model, x, baseline, steps):
+    return _wrong_ig_left_riemann(model, x, baseline, steps) / (x - baseline).clamp(min=1e-6)
+
+
+def _wrong_gap_sign(model, x, baseline, attributions):
+    with torch.no_grad():
+        change = (model(x) - model(baseline)).reshape(-1)
+    return change - attributions.flatten(1).sum(1)
+
+
+def _wrong_octaves_largest_first(height, width, octaves, scale):
+    return [(round(height / scale ** i), round(width / scale ** i)) for i in range(octaves)]
+
+
+def _wrong_octaves_truncated(height, width, octaves, scale):
+    return [(int(height / scale ** i), int(width / scale ** i)) for i in range(octaves)][::-1]
+
+
+def _wrong_detail_clamped_resize(dreamed, base, next_base):
+    return (next_base + nst.resize(dreamed - base, tuple(next_base.shape[-2:]))).clamp(0, 1)
+
+
+def _wrong_detail_whole_dream(dreamed, base, next_base):
+    return (next_base + nst.resize(dreamed, tuple(next_base.shape[-2:]))).clamp(0, 1)
+
+
 WRONG_ANSWERS = [
     ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_unnormalized}),
     ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_positions}),
@@ -124,6 +182,21 @@ WRONG_ANSWERS = [
     ("ex2_content_loss", "content_loss_tests", {"my_content_loss": _wrong_content_loss_mean}),
     ("ex2_content_loss", "content_gradient_tests",
      {"my_content_gradient": _wrong_content_gradient_doubled}),
+    ("ex3_activation_maximization", "jitter_tests", {"my_jitter": _wrong_jitter_dx_first}),
+    ("ex3_activation_maximization", "jitter_tests",
+     {"my_jitter": _wrong_jitter_never_reaches_pixels}),
+    ("ex3_activation_maximization", "regularizer_tests",
+     {"my_regularizer": _wrong_blur_zero_padding, "CHOICE": "blur"}),
+    ("ex3_activation_maximization", "regularizer_tests",
+     {"my_regularizer": _wrong_l2_decay_sum, "CHOICE": "l2_decay"}),
+    ("ex4_integrated_gradients", "ig_tests", {"my_integrated_gradients": _wrong_ig_left_riemann}),
+    ("ex4_integrated_gradients", "ig_tests",
+     {"my_integrated_gradients": _wrong_ig_plain_average_gradient}),
+    ("ex4_integrated_gradients", "gap_tests", {"my_completeness_gap": _wrong_gap_sign}),
+    ("ex5_deep_dream_octaves", "octaves_tests", {"my_octave_sizes": _wrong_octaves_largest_first}),
+    ("ex5_deep_dream_octaves", "octaves_tests", {"my_octave_sizes": _wrong_octaves_truncated}),
+    ("ex5_deep_dream_octaves", "detail_tests", {"my_carry_detail": _wrong_detail_clamped_resize}),
+    ("ex5_deep_dream_octaves", "detail_tests", {"my_carry_detail": _wrong_detail_whole_dream}),
     ("ex6_color_preserving_transfer", "keep_colors_tests",
      {"my_keep_colors": _wrong_keep_colors_swapped}),
     ("ex6_color_preserving_transfer", "keep_colors_tests",

@@ -1,0 +1,366 @@
+"""DeepDream: gradient ascent on a photo, so that a layer sees more of what it already sees.
+
+The same ascent as feature visualization, started from a photo instead of noise. What makes it
+work, each a piece of `deep_dream`:
+
+- **octaves**: dream on a small copy first, then carry the changes (the "detail") up to the
+  next, larger copy of the photo, which brings back the fine detail the small copy had lost;
+- **roll jitter**: shift the image by a random offset before each step (and the gradient back),
+  so the network's stride grid does not print a checkerboard;
+- **gradient normalization**: divide the gradient by its mean absolute value, so the step size
+  means the same for every layer and every image;
+- **tiles**: for large images, compute the gradient one tile at a time, each tile seeing a margin
+  of context around it, so memory stays bounded and the result matches the whole-image gradient.
+
+Guided dreaming replaces "more of the same" by "more like the guide image": every position of the
+dream is pushed along the guide's mean feature vector, the direction in which the layer "sees"
+the guide. (Matching each position to its most similar guide vector, as in the first guided
+dreams, climbs poorly on this network's linear block outputs and ignores the guide in practice.)
+"""
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from .images import resize, to_pil
+from .models import FeatureNetwork, load_model
+from .optim import optimize
+
+DEFAULT_LAYERS = "block8"
+
+
+class _Objective:
+    """What the dream climbs, position by position, on one or more layers.
+
+    For each layer (N, C, h, w) it gives a map (N, h, w) whose mean over positions is the layer's
+    part of the objective: the mean squared activation (L2), that of one channel, or, with a
+    guide, the dot product with the guide's mean feature vector (divided by C).
+    """
+
+    def __init__(self, model: FeatureNetwork, layers: str | Sequence[str], channel: int | None,
+                 guide: torch.Tensor | None):
+        self.model = model
+        self.layers = model.check_layers(layers)
+        if "logits" in self.layers:
+            raise ValueError("The dream needs a spatial layer, not 'logits': pick one of "
+                             "model.layers such as 'block6'.")
+        if channel is not None:
+            for layer in self.layers:
+                if not 0 <= channel < model.channels(layer):
+                    raise ValueError(f"channel must be between 0 and {model.channels(layer) - 1} "
+                                     f"for layer {layer!r}, got {channel}.")
+        if channel is not None and guide is not None:
+            raise ValueError("Give either a channel or a guide image, not both.")
+        self.channel = channel
+        self.guide_features = None
+        if guide is not None:
+            _check_image(guide, model, "guide")
+            with torch.no_grad():
+                feats = model.features(guide, self.layers)
+            self.guide_features = {n: f[0].mean((1, 2)) for n, f in feats.items()}  # (C,)
+        self.strides = self._strides()
+
+    def _strides(self) -> dict[str, int]:
+        """Pixels per activation position of each layer, from a probe image."""
+        side = 8 * max(32, self.model.min_size)
+        probe = torch.zeros(1, 3, side, side, device=self.model.device)
+        with torch.no_grad():
+            feats = self.model.features(probe, self.layers)
+        return {n: 2 ** round(math.log2(side / f.shape[-1])) for n, f in feats.items()}
+
+    def maps(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Return layer -> (N, h, w) objective map for a (N, 3, H, W) image."""
+        out = {}
+        for name, a in self.model.features(image, self.layers).items():
+            if self.guide_features is not None:
+                g = self.guide_features[name]
+                out[name] = torch.einsum("nchw,c->nhw", a, g) / a.shape[1]
+            elif self.channel is not None:
+                out[name] = a[:, self.channel] ** 2
+            else:
+                out[name] = (a ** 2).mean(1)
+        return out
+
+
+def _check_image(image: torch.Tensor, model: FeatureNetwork, what: str = "image") -> None:
+    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[:2] != (1, 3):
+        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
+        raise ValueError(f"The {what} must be one RGB image shaped (1, 3, H, W) in [0, 1], got "
+                         f"{shape}: load it with nstutils.load_image or sample_image.")
+    if image.device != model.device:
+        raise ValueError(f"The {what} is on {image.device} but the model is on {model.device}: "
+                         "move one with .to(...).")
+
+
+def _gradient(objective: _Objective, image: torch.Tensor, tile: int | None,
+              margin: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The objective at an image and its gradient, one tile at a time.
+
+    Each activation position belongs to the tile that holds its top-left pixel; a tile's forward
+    sees ``margin`` pixels of context on every side, and its gradient (margin included) is added
+    into the full gradient. With one tile covering the image this is the plain gradient.
+    """
+    height, width = image.shape[-2:]
+    step = max(objective.strides.values())
+    if tile is None or tile >= max(height, width):
+        tile, margin = max(height, width), 0
+    else:
+        if tile < step:
+            raise ValueError(f"tile must be at least {step} pixels (the layer's stride).")
+        tile = tile // step * step
+        margin = step * math.ceil((6 * step if margin is None else margin) / step)
+    counts = {n: math.ceil(height / s) * math.ceil(width / s)
+              for n, s in objective.strides.items()}
+    value = image.new_zeros(())
+    grad = torch.zeros_like(image)
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
+            cy, cy1 = _crop_span(y0, y1, margin, height, step, objective.model.min_size)
+            cx, cx1 = _crop_span(x0, x1, margin, width, step, objective.model.min_size)
+            crop = image[..., cy:cy1, cx:cx1].detach().requires_grad_(True)
+            with torch.enable_grad():
+                total = crop.new_zeros(())
+                for name, m in objective.maps(crop).items():
+                    s = objective.strides[name]
+                    rows = slice(math.ceil((y0 - cy) / s), math.ceil((y1 - cy) / s))
+                    cols = slice(math.ceil((x0 - cx) / s), math.ceil((x1 - cx) / s))
+                    total = total + m[:, rows, cols].sum() / counts[name]
+                (g,) = torch.autograd.grad(total, crop)
+            grad[..., cy:cy + crop.shape[-2], cx:cx + crop.shape[-1]] += g
+            value = value + total.detach()
+    return value, grad
+
+
+def _crop_span(start: int, stop: int, margin: int, size: int, step: int,
+               min_size: int) -> tuple[int, int]:
+    """The pixels a tile's forward sees: the tile plus a margin, at least ``min_size`` long.
+
+    The start stays on a multiple of ``step`` so the crop's activation grid lines up with the
+    whole image's.
+    """
+    lo, hi = max(start - margin, 0), min(stop + margin, size)
+    if hi - lo < min_size:
+        lo = max(0, (hi - min_size) // step * step)
+        hi = min(size, max(hi, lo + min_size))
+    return lo, hi
+
+
+def dream_objective(image: torch.Tensor, model: FeatureNetwork | None = None,
+                    layers: str | Sequence[str] = DEFAULT_LAYERS, channel: int | None = None,
+                    guide: torch.Tensor | None = None) -> float:
+    """The value the dream climbs: the mean squared activation of the layers (summed over layers).
+
+    Args:
+        image: (1, 3, H, W) in [0, 1].
+        model: a FeatureNetwork (the offline default when None).
+        layers: a layer name or a list of them.
+        channel: climb only this channel's squared activation.
+        guide: (1, 3, h, w) guide image: climb the similarity to its mean feature vector.
+
+    Returns:
+        float: the objective.
+    """
+    model = model if model is not None else load_model(device=image.device)
+    _check_image(image, model)
+    objective = _Objective(model, layers, channel, guide)
+    with torch.no_grad():
+        return float(sum(m.mean() for m in objective.maps(image).values()))
+
+
+def dream_gradient(image: torch.Tensor, model: FeatureNetwork | None = None,
+                   layers: str | Sequence[str] = DEFAULT_LAYERS, channel: int | None = None,
+                   guide: torch.Tensor | None = None, tile: int | None = None,
+                   margin: int | None = None) -> tuple[float, torch.Tensor]:
+    """The dream objective and its gradient, computed over tiles when ``tile`` is given.
+
+    Args:
+        image: (1, 3, H, W) in [0, 1].
+        model: a FeatureNetwork (the offline default when None).
+        layers: a layer name or a list of them.
+        channel: climb only this channel.
+        guide: (1, 3, h, w) guide image.
+        tile: the tile side in pixels (rounded down to the layer's stride); None: whole image.
+        margin: pixels of context around each tile (six times the layer's stride when
+            None: enough for the gradient to match the whole-image one closely).
+
+    Returns:
+        (float objective, (1, 3, H, W) gradient).
+    """
+    model = model if model is not None else load_model(device=image.device)
+    _check_image(image, model)
+    value, grad = _gradient(_Objective(model, layers, channel, guide), image, tile, margin)
+    return float(value), grad
+
+
+def octave_sizes(height: int, width: int, octaves: int, octave_scale: float,
+                 min_size: int) -> list[tuple[int, int]]:
+    """The image sizes of the octave pyramid, smallest first.
+
+    Args:
+        height, width: the full size.
+        octaves: how many sizes.
+        octave_scale: the ratio between neighbouring sizes (> 1).
+        min_size: the smallest side the network accepts.
+
+    Returns:
+        list of (h, w), ending with (height, width).
+    """
+    if octaves < 1 or octave_scale <= 1:
+        raise ValueError(f"Need octaves >= 1 and octave_scale > 1, got {octaves} and "
+                         f"{octave_scale}.")
+    sizes = [(round(height / octave_scale ** i), round(width / octave_scale ** i))
+             for i in range(octaves)][::-1]
+    if min(sizes[0]) < min_size:
+        fit = 1 + int(math.log(min(height, width) / min_size) / math.log(octave_scale))
+        raise ValueError(f"With {octaves} octaves the smallest copy is {sizes[0][1]}x"
+                         f"{sizes[0][0]} pixels, below the network's minimum of {min_size}: "
+                         f"use octaves={max(fit, 1)} or fewer, or a larger image.")
+    return sizes
+
+
+def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
+               layers: str | Sequence[str] = DEFAULT_LAYERS, channel: int | None = None,
+               octaves: int = 3, octave_scale: float = 1.4, steps: int = 20, lr: float = 0.01,
+               jitter: int = 32, tile: int | None = None, guide: torch.Tensor | None = None,
+               normalize: bool = True, progress: bool = True, seed: int = 0) -> torch.Tensor:
+    """Dream: climb a layer's activations by changing the photo, octave by octave.
+
+    Args:
+        image: (1, 3, H, W) in [0, 1], the photo to start from.
+        model: a FeatureNetwork (the offline default when None).
+        layers: a layer name or a list of them (see ``model.layers``); deeper: bigger motifs.
+        channel: climb only this channel (None: the whole layer's L2).
+        octaves: how many sizes, smallest first; 1 dreams at full size only.
+        octave_scale: the size ratio between octaves.
+        steps: optimizer steps per octave.
+        lr: Adam's step size (pixel values are in [0, 1]).
+        jitter: the largest random roll in pixels, in each direction (0: none).
+        tile: compute the gradient in tiles of this side (for large images); None: whole image.
+        guide: (1, 3, h, w) guide image: climb the similarity to its mean feature vector
+            instead (dot product, per position).
+        normalize: divide each gradient by its mean absolute value.
+        progress: show a progress bar per octave.
+        seed: seeds the jitter.
+
+    Returns:
+        (1, 3, H, W) dream in [0, 1].
+    """
+    model = model if model is not None else load_model(device=image.device)
+    _check_image(image, model)
+    if steps < 0 or jitter < 0:
+        raise ValueError(f"steps and jitter must be 0 or more, got {steps} and {jitter}.")
+    objective = _Objective(model, layers, channel, guide)
+    sizes = octave_sizes(*image.shape[-2:], octaves, octave_scale, model.min_size)
+    generator = torch.Generator().manual_seed(seed)
+    base = resize(image.detach(), sizes[0])
+    dream = base.clone()
+    for i, size in enumerate(sizes):
+        if i > 0:
+            next_base = resize(image.detach(), size)
+            dream, base = carry_detail(dream.detach(), base, next_base), next_base
+
+        def loss(dream: torch.Tensor = dream) -> torch.Tensor:
+            dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
+            value, grad = _gradient(objective, dream.detach().roll((dy, dx), (-2, -1)), tile, None)
+            grad = grad.roll((-dy, -dx), (-2, -1))
+            if normalize:
+                grad = grad / (grad.abs().mean() + 1e-12)
+            # a scalar worth -value whose gradient with respect to `dream` is -grad
+            return -(value + (grad * (dream - dream.detach())).sum())
+
+        optimize(dream, loss, steps, lr=lr, after_step=lambda d=dream: d.clamp_(0, 1),
+                 progress=progress, desc=f"octave {i + 1}/{len(sizes)} ({size[1]}x{size[0]})")
+    return dream.detach()
+
+
+def carry_detail(dreamed: torch.Tensor, base: torch.Tensor,
+                 next_base: torch.Tensor) -> torch.Tensor:
+    """Start the next octave: the larger photo plus the detail the dream added at this one.
+
+    Args:
+        dreamed: (N, 3, h, w) the dream at this octave.
+        base: (N, 3, h, w) the photo resized to this octave, where the dream started.
+        next_base: (N, 3, H, W) the photo at the next, larger octave.
+
+    Returns:
+        (N, 3, H, W) in [0, 1]: next_base + (dreamed - base) upsampled bilinearly.
+    """
+    detail = F.interpolate(dreamed - base, size=next_base.shape[-2:], mode="bilinear",
+                           align_corners=False)  # not `resize`: detail can be negative
+    return (next_base + detail).clamp(0, 1)
+
+
+def zoom(image: torch.Tensor, factor: float) -> torch.Tensor:
+    """Zoom into the centre: crop by ``factor`` and resize back to the same size.
+
+    Args:
+        image: (1, 3, H, W).
+        factor: > 1 zooms in.
+
+    Returns:
+        (1, 3, H, W).
+    """
+    h, w = image.shape[-2:]
+    ch, cw = max(1, round(h / factor)), max(1, round(w / factor))
+    top, left = (h - ch) // 2, (w - cw) // 2
+    return resize(image[..., top:top + ch, left:left + cw], (h, w))
+
+
+def dream_zoom(image: torch.Tensor, frames: int = 12, factor: float = 1.05,
+               model: FeatureNetwork | None = None, path: str | Path | None = None,
+               fps: int = 8, progress: bool = True, **dream_options) -> list[torch.Tensor]:
+    """The endless zoom: dream, zoom into the centre a little, dream on that, and so on.
+
+    Args:
+        image: (1, 3, H, W) in [0, 1], the first frame.
+        frames: how many frames.
+        factor: the zoom between frames.
+        model: a FeatureNetwork (the offline default when None).
+        path: when given, the frames are written there as a looping GIF.
+        fps: frames per second of the GIF.
+        progress: show a progress bar over frames.
+        **dream_options: passed to `deep_dream` (layers, channel, octaves, steps, lr ...);
+            octaves defaults to 1 and steps to 5, since each frame starts from a dream.
+
+    Returns:
+        list of (1, 3, H, W) frames.
+    """
+    if frames < 1 or factor < 1:
+        raise ValueError(f"Need frames >= 1 and factor >= 1, got {frames} and {factor}.")
+    options = {"octaves": 1, "steps": 5, **dream_options, "progress": False}
+    seed = options.pop("seed", 0)
+    model = model if model is not None else load_model(device=image.device)
+    current, out = image.detach(), []
+    for k in tqdm(range(frames), desc="zoom frames", disable=not progress, leave=False):
+        current = deep_dream(current, model, seed=seed + k, **options)
+        out.append(current)
+        current = zoom(current, factor)
+    if path is not None:
+        save_gif(out, path, fps)
+    return out
+
+
+def save_gif(frames: Sequence[torch.Tensor], path: str | Path, fps: int = 8) -> Path:
+    """Write frames as a looping GIF animation.
+
+    Args:
+        frames: (1, 3, H, W) images in [0, 1], all the same size.
+        path: the file to write (folders are created).
+        fps: frames per second.
+
+    Returns:
+        Path: the file written.
+    """
+    if not frames:
+        raise ValueError("save_gif got no frames.")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    images = [to_pil(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps),
+                   loop=0)
+    return path

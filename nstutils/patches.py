@@ -1,0 +1,456 @@
+"""What makes a unit fire, from data: the image patches that excite it most (Zeiler & Fergus).
+
+Run a pool of photos through the network, find for one unit (a channel of a layer) the nine
+positions with the largest activations, and cut out the part of the image each position sees:
+its **receptive field**. Shallow layers see a few pixels and fire on edges and colours; deeper
+layers see much of the image and fire on textures, parts and objects.
+
+- `patch_pool` builds the pool offline from the scikit-image photos, their crops and mirror
+  images;
+- `receptive_field` measures, for a layer, which input pixels a unit depends on (by the gradient
+  of a linearized copy of the network);
+- `unit_maxima` runs the pool once and keeps each unit's best activation per image;
+- `top_patches` picks the top k, one per place in a photo, and `plot_patches` draws them with
+  their receptive-field boxes.
+"""
+
+import contextlib
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+import torch.nn.functional as F
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import nn
+from tqdm.auto import tqdm
+
+from .devices import default_device
+from .images import load_image, resize, to_numpy
+from .models import FeatureNetwork
+
+#: The scikit-image photos of the pool (all ship with scikit-image, no download).
+POOL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "camera", "coins",
+               "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "retina",
+               "moon", "text", "page", "clock", "colorwheel", "logo", "horse")
+
+_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.GELU, nn.Hardtanh,
+                nn.Hardswish, nn.Sigmoid, nn.Tanh)
+
+
+def _photo_array(name: str) -> np.ndarray:
+    import skimage.data
+
+    if name == "motorcycle":
+        return skimage.data.stereo_motorcycle()[0]
+    if name not in POOL_PHOTOS:
+        raise ValueError(f"{name!r} is not a pool photo; choose from {', '.join(POOL_PHOTOS)}.")
+    array = getattr(skimage.data, name)()
+    if array.dtype == bool:
+        array = array.astype(np.uint8) * 255
+    return array
+
+
+# --- the pool of images -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PoolSource:
+    """Where a pool image comes from: a square ``box`` (x0, y0, x1, y1) of a photo."""
+
+    photo: str
+    box: tuple[int, int, int, int]
+    flipped: bool
+
+
+@dataclass
+class PatchPool:
+    """Square images to search for patches, and where each one comes from.
+
+    Attributes:
+        images: (N, 3, S, S) in [0, 1].
+        sources: one `PoolSource` per image.
+    """
+
+    images: torch.Tensor
+    sources: list[PoolSource]
+
+    def __len__(self) -> int:
+        return len(self.sources)
+
+    @property
+    def size(self) -> int:
+        """The side S of the images."""
+        return self.images.shape[-1]
+
+
+def _square_boxes(h: int, w: int, scales: Sequence[float]) -> list[tuple[int, int, int, int]]:
+    """Square crops at each scale of the shorter side: at the ends and centre of the image."""
+    boxes = []
+    for scale in scales:
+        side = max(1, round(min(h, w) * scale))
+        ys = sorted({0, (h - side) // 2, h - side})
+        xs = sorted({0, (w - side) // 2, w - side})
+        if scale < 1:  # smaller crops: the four corners and the centre
+            positions = [(y, x) for y in (ys[0], ys[-1]) for x in (xs[0], xs[-1])]
+            positions.append(((h - side) // 2, (w - side) // 2))
+        else:
+            positions = [(y, x) for y in ys for x in xs]
+        boxes += [(x, y, x + side, y + side) for y, x in dict.fromkeys(positions)]
+    return boxes
+
+
+def patch_pool(size: int = 128, photos: Sequence[str] = POOL_PHOTOS,
+               scales: Sequence[float] = (1.0, 0.5), flips: bool = True,
+               device: torch.device | str | None = None) -> PatchPool:
+    """Build a pool of square images from the scikit-image photos, their crops and mirror images.
+
+    Args:
+        size: the side of every pool image; a multiple of 32 so receptive fields line up.
+        photos: names from `POOL_PHOTOS`.
+        scales: crop sides as fractions of each photo's shorter side (1.0: the largest square).
+        flips: also add each crop mirrored left-right.
+        device: where the images go; `default_device()` when None.
+
+    Returns:
+        PatchPool: N images (N, 3, size, size) and their sources.
+    """
+    if size % 32 or size < 64:
+        raise ValueError(f"size must be a multiple of 32 and at least 64, got {size}.")
+    if not scales or not all(0 < s <= 1 for s in scales):
+        raise ValueError(f"scales must be fractions in (0, 1], got {scales!r}.")
+    images, sources = [], []
+    for name in photos:
+        photo = load_image(_photo_array(name), device="cpu")
+        h, w = photo.shape[-2:]
+        for box in _square_boxes(h, w, scales):
+            crop = resize(photo[..., box[1]:box[3], box[0]:box[2]], (size, size))
+            for flipped in ((False, True) if flips else (False,)):
+                images.append(crop.flip(-1) if flipped else crop)
+                sources.append(PoolSource(name, box, flipped))
+    device = device if device is not None else default_device()
+    return PatchPool(torch.cat(images).to(device), sources)
+
+
+# --- receptive fields -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReceptiveField:
+    """The input pixels a unit of a layer depends on.
+
+    The unit at row i, column j of the layer's map sees rows ``i * stride + offset`` to
+    ``i * stride + offset + size - 1`` of the input (and the same for columns), clipped to it.
+
+    Attributes:
+        size: the side of the field in input pixels.
+        stride: input pixels between neighbouring units.
+        offset: where unit 0's field starts (negative: it begins in the padding).
+    """
+
+    size: int
+    stride: int
+    offset: int
+
+    def box(self, i: int, j: int, image_size: int) -> tuple[int, int, int, int]:
+        """Return the field of unit (i, j) as (x0, y0, x1, y1), x1 and y1 exclusive, clipped.
+
+        Args:
+            i: the unit's row in the map.
+            j: its column.
+            image_size: the side of the (square) input image.
+
+        Returns:
+            tuple: pixel box inside the image.
+        """
+        y0, x0 = i * self.stride + self.offset, j * self.stride + self.offset
+        clip = lambda v: int(min(max(v, 0), image_size))  # noqa: E731
+        return clip(x0), clip(y0), clip(x0 + self.size), clip(y0 + self.size)
+
+
+@contextlib.contextmanager
+def linearized(model: nn.Module) -> Iterator[None]:
+    """Inside the block, activation functions pass their input through and max-pools average.
+
+    The gradient of a unit of the linearized network is non-zero exactly on the input pixels
+    that some path through the network connects to it: its (theoretical) receptive field.
+    """
+    handles = []
+    for module in model.modules():
+        if isinstance(module, _ACTIVATIONS):
+            handles.append(module.register_forward_hook(lambda _m, inputs, _out: inputs[0]))
+        elif isinstance(module, nn.MaxPool2d):
+            def average(m, inputs, _out):
+                return F.avg_pool2d(inputs[0], m.kernel_size, m.stride, m.padding, m.ceil_mode,
+                                    count_include_pad=True)
+            handles.append(module.register_forward_hook(average))
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+_FIELDS: dict[tuple[str, str], ReceptiveField] = {}
+
+
+def receptive_field(model: FeatureNetwork, layer: str, max_size: int = 2048) -> ReceptiveField:
+    """Measure the receptive field of a layer's units by gradient (cached per network and layer).
+
+    Args:
+        model: the network.
+        layer: a layer with a spatial map, e.g. ``"block7"``.
+        max_size: the largest probe image tried.
+
+    Returns:
+        ReceptiveField: size, stride and offset, in input pixels.
+    """
+    model.check_layers(layer)
+    key = (model.name, layer)
+    if key not in _FIELDS:
+        size = 128
+        while True:
+            box, stride = _probe(model, layer, size)
+            if min(box[:2]) > 0 and max(box[2:]) < size or size >= max_size:
+                break
+            size *= 2
+        x0, _, x1, _ = box
+        h = size // stride
+        _FIELDS[key] = ReceptiveField(size=x1 - x0, stride=stride, offset=x0 - (h // 2) * stride)
+    return _FIELDS[key]
+
+
+def _probe(model: FeatureNetwork, layer: str, size: int) -> tuple[tuple[int, int, int, int], int]:
+    """Return the support box of the centre unit's gradient, and the layer's stride."""
+    x = torch.zeros(1, 3, size, size, device=model.device, requires_grad=True)
+    with linearized(model), torch.enable_grad():
+        act = model.features(x, layer)[layer]
+        if act.dim() != 4:
+            raise ValueError(f"{layer} has no spatial map (its output is {tuple(act.shape)}): "
+                             "choose a convolutional layer.")
+        h, w = act.shape[-2:]
+        weights = torch.rand(act.shape[1], generator=torch.Generator().manual_seed(0)) + 0.5
+        (act[0, :, h // 2, w // 2] * weights.to(act)).sum().backward()
+    support = x.grad.abs().sum(dim=(0, 1)) > 0
+    rows = torch.nonzero(support.any(dim=1)).flatten()
+    cols = torch.nonzero(support.any(dim=0)).flatten()
+    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
+    return box, size // h
+
+
+# --- the top patches --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class UnitMaxima:
+    """Each unit's largest activation in each pool image, and where it is.
+
+    Attributes:
+        values: (N, C) the maximum over positions, per image and channel.
+        rows: (N, C) the row of that maximum in the layer's map.
+        cols: (N, C) its column.
+    """
+
+    values: torch.Tensor
+    rows: torch.Tensor
+    cols: torch.Tensor
+
+
+def unit_maxima(model: FeatureNetwork, pool: PatchPool, layers: str | Sequence[str],
+                batch_size: int = 32, progress: bool = True) -> dict[str, UnitMaxima]:
+    """Run the pool through the network once and keep every unit's best position per image.
+
+    Args:
+        model: the network.
+        pool: from `patch_pool`.
+        layers: one or several layers with spatial maps.
+        batch_size: images per forward pass.
+        progress: show a progress bar.
+
+    Returns:
+        dict: layer -> `UnitMaxima` (tensors on the CPU).
+    """
+    names = model.check_layers(layers)
+    parts: dict[str, list[tuple[torch.Tensor, torch.Tensor]]] = {n: [] for n in names}
+    widths: dict[str, int] = {}
+    images = pool.images.to(model.device)
+    with torch.no_grad():
+        for start in tqdm(range(0, len(pool), batch_size), desc="pool", disable=not progress,
+                          leave=False):
+            for name, act in model.features(images[start:start + batch_size], names).items():
+                if act.dim() != 4:
+                    raise ValueError(f"{name} has no spatial map: choose a convolutional layer.")
+                values, index = act.flatten(2).max(dim=2)
+                widths[name] = act.shape[-1]
+                parts[name].append((values.cpu(), index.cpu()))
+    maxima = {}
+    for name in names:
+        values = torch.cat([v for v, _ in parts[name]])
+        index = torch.cat([i for _, i in parts[name]])
+        maxima[name] = UnitMaxima(values, index // widths[name], index % widths[name])
+    return maxima
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One of a unit's top patches.
+
+    Attributes:
+        image: index into the pool.
+        activation: the unit's activation there.
+        box: its receptive field (x0, y0, x1, y1) in the pool image, clipped.
+        source: the photo it comes from.
+    """
+
+    image: int
+    activation: float
+    box: tuple[int, int, int, int]
+    source: PoolSource
+
+
+def _photo_box(patch_box: tuple[int, int, int, int], source: PoolSource,
+               size: int) -> tuple[float, float, float, float]:
+    """Map a box in a pool image back to the coordinates of its photo."""
+    x0, y0, x1, y1 = patch_box
+    if source.flipped:
+        x0, x1 = size - x1, size - x0
+    bx0, by0, bx1, _ = source.box
+    k = (bx1 - bx0) / size
+    return bx0 + x0 * k, by0 + y0 * k, bx0 + x1 * k, by0 + y1 * k
+
+
+def _overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over the smaller box's area."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller
+
+
+def top_patches(model: FeatureNetwork, pool: PatchPool, layer: str, channel: int, k: int = 9,
+                maxima: dict[str, UnitMaxima] | None = None, max_overlap: float = 0.5,
+                per_photo: int | None = 2) -> list[Patch]:
+    """Find the k pool patches that excite one unit most, each from a different place.
+
+    A candidate is skipped when its field, mapped back to its photo, overlaps an already chosen
+    one of the same photo by more than ``max_overlap`` (crops and mirror images repeat content),
+    or when its photo already gave ``per_photo`` patches (so one photo cannot fill the grid).
+
+    Args:
+        model: the network.
+        pool: from `patch_pool`.
+        layer: a layer with a spatial map.
+        channel: the unit's channel.
+        k: how many patches.
+        maxima: from `unit_maxima` (computed here when None: pass it to reuse one pool run).
+        max_overlap: the largest allowed overlap (intersection over the smaller area).
+        per_photo: the most patches from one photo; no limit when None.
+
+    Returns:
+        list[Patch]: strongest first (fewer than k if the pool runs out).
+    """
+    maxima = maxima if maxima is not None else unit_maxima(model, pool, layer, progress=False)
+    if layer not in maxima:
+        raise ValueError(f"maxima has no {layer!r}: compute unit_maxima(model, pool, [..., "
+                         f"{layer!r}]).")
+    stats = maxima[layer]
+    if not isinstance(channel, int) or not 0 <= channel < stats.values.shape[1]:
+        raise ValueError(f"{layer} has {stats.values.shape[1]} channels; got channel {channel!r}.")
+    field = receptive_field(model, layer)
+    chosen: list[Patch] = []
+    photo_boxes: list[tuple[str, tuple[float, ...]]] = []
+    for index in stats.values[:, channel].argsort(descending=True).tolist():
+        source = pool.sources[index]
+        box = field.box(int(stats.rows[index, channel]), int(stats.cols[index, channel]), pool.size)
+        where = _photo_box(box, source, pool.size)
+        same_photo = [other for name, other in photo_boxes if name == source.photo]
+        if per_photo is not None and len(same_photo) >= per_photo:
+            continue
+        if any(_overlap(where, other) > max_overlap for other in same_photo):
+            continue
+        chosen.append(Patch(index, float(stats.values[index, channel]), box, source))
+        photo_boxes.append((source.photo, where))
+        if len(chosen) == k:
+            break
+    return chosen
+
+
+def _short(photo: str) -> str:
+    """A photo's name short enough for a panel title."""
+    return {"hubble_deep_field": "hubble", "immunohistochemistry": "cells"}.get(photo, photo)
+
+
+def _draw_patch(ax, pool: PatchPool, patch: Patch, context: float) -> None:
+    """Show a patch with some context around its receptive field, and box the field."""
+    x0, y0, x1, y1 = patch.box
+    side = min(pool.size, round(max(x1 - x0, y1 - y0, 8) * (1 + 2 * context)))
+    vx0 = min(max(0, (x0 + x1 - side) // 2), pool.size - side)  # a square view inside the image
+    vy0 = min(max(0, (y0 + y1 - side) // 2), pool.size - side)
+    view = pool.images[patch.image, :, vy0:vy0 + side, vx0:vx0 + side]
+    ax.imshow(to_numpy(view), extent=(vx0, vx0 + side, vy0 + side, vy0), interpolation="nearest")
+    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.8, ec="#ffd400"))
+    ax.axis("off")
+
+
+def plot_patches(pool: PatchPool, patches: Sequence[Patch], title: str | None = None,
+                 context: float = 0.5, ncols: int = 3, size: float = 1.6) -> Figure:
+    """Draw top patches in a grid, each with a bit of context and its receptive field boxed.
+
+    Args:
+        pool: the pool the patches come from.
+        patches: from `top_patches`.
+        title: over the grid.
+        context: margin shown around each field, as a fraction of the field's side.
+        ncols: patches per row.
+        size: the side of one panel in inches.
+
+    Returns:
+        Figure; each panel's title gives the photo and the activation.
+    """
+    if not patches:
+        raise ValueError("No patches to draw.")
+    nrows = math.ceil(len(patches) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5),
+                             squeeze=False, layout="constrained")
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, patch in zip(axes.flat, patches):
+        _draw_patch(ax, pool, patch, context)
+        ax.set_title(f"{_short(patch.source.photo)} · {patch.activation:.1f}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11, fontweight="bold")
+    return fig
+
+
+def plot_dataset_vs_optimized(pool: PatchPool,
+                              units: Sequence[tuple[str, torch.Tensor, Sequence[Patch]]],
+                              context: float = 0.5, size: float = 1.3) -> Figure:
+    """One row per unit: its optimized image, then its top dataset patches.
+
+    Args:
+        pool: the pool the patches come from.
+        units: (label, optimized image (1, 3, H, W), patches) for each unit.
+        context: margin around each field, as a fraction of its side.
+        size: the side of one panel in inches.
+
+    Returns:
+        Figure.
+    """
+    if not units:
+        raise ValueError("No units to draw.")
+    ncols = 1 + max(len(patches) for _, _, patches in units)
+    widths = [1.6] + [1.0] * (ncols - 1)  # the optimized image a bit larger
+    fig, axes = plt.subplots(len(units), ncols, squeeze=False, layout="constrained",
+                             figsize=(size * sum(widths), (1.6 * size + 0.4) * len(units)),
+                             gridspec_kw={"width_ratios": widths})
+    for row, (label, optimized, patches) in zip(axes, units):
+        for ax in row:
+            ax.axis("off")
+        row[0].imshow(to_numpy(optimized))
+        row[0].set_title(f"{label}\noptimized", fontsize=8, fontweight="bold")
+        for k, (ax, patch) in enumerate(zip(row[1:], patches)):
+            _draw_patch(ax, pool, patch, context)
+            ax.set_title(f"{k + 1}: {_short(patch.source.photo)}", fontsize=7)
+    return fig

@@ -1,0 +1,120 @@
+"""DeepDream: it climbs its objective, tiles match the whole-image gradient, the zoom GIF."""
+
+import inspect
+
+import PIL.Image
+import pytest
+import torch
+
+import nstutils as nst
+from nstutils.dream import (
+    deep_dream,
+    dream_gradient,
+    dream_objective,
+    dream_zoom,
+    octave_sizes,
+    save_gif,
+    zoom,
+)
+
+
+@pytest.fixture(scope="module")
+def photo() -> torch.Tensor:
+    return nst.sample_image("astronaut", size=(96, 96), device="cpu")
+
+
+@pytest.mark.parametrize("options", [{"layers": "block5"},
+                                     {"layers": ["block3", "block6"], "channel": 7},
+                                     {"layers": "block6", "tile": 48}])
+def test_the_dream_climbs_its_objective(model, photo, options):
+    before = dream_objective(photo, model, options["layers"], options.get("channel"))
+    dream = deep_dream(photo, model, octaves=2, steps=4, progress=False, **options)
+    after = dream_objective(dream, model, options["layers"], options.get("channel"))
+    assert after > 1.2 * before
+    assert dream.shape == photo.shape and 0 <= dream.min() and dream.max() <= 1
+
+
+def test_guided_dream_climbs_the_similarity_to_the_guide(model, photo):
+    guide = nst.sample_image("coffee", size=64, device="cpu")
+    before = dream_objective(photo, model, "block8", guide=guide)
+    dream = deep_dream(photo, model, "block8", guide=guide, octaves=1, steps=5, progress=False)
+    after = dream_objective(dream, model, "block8", guide=guide)
+    assert after > before + 2
+
+
+def test_the_dream_is_repeatable_and_leaves_its_input_alone(model, photo):
+    original = photo.clone()
+    a = deep_dream(photo, model, "block4", octaves=1, steps=2, progress=False, seed=3)
+    b = deep_dream(photo, model, "block4", octaves=1, steps=2, progress=False, seed=3)
+    assert torch.equal(a, b)
+    assert torch.equal(photo, original)
+    assert not torch.equal(a, photo)
+
+
+def test_zero_steps_leave_the_photo_unchanged(model, photo):
+    dream = deep_dream(photo, model, octaves=1, steps=0, progress=False)
+    assert torch.equal(dream, photo)
+
+
+@pytest.mark.parametrize("layer, tile, margin, tolerance",
+                         [("block3", 32, None, 1e-4),     # the default margin covers block3's view
+                          ("block6", 32, 48, 0.02)])
+def test_the_tiled_gradient_matches_the_whole_image_gradient(model, layer, tile, margin,
+                                                             tolerance):
+    image = nst.sample_image("astronaut", size=(128, 128), device="cpu")
+    value, whole = dream_gradient(image, model, layer)
+    tiled_value, tiled = dream_gradient(image, model, layer, tile=tile, margin=margin)
+    assert tile < 128
+    assert (tiled - whole).norm() < tolerance * whole.norm()
+    assert tiled_value == pytest.approx(value, rel=tolerance)
+    _, no_context = dream_gradient(image, model, layer, tile=tile, margin=0)
+    assert (no_context - whole).norm() > 5 * (tiled - whole).norm()  # the margin is what helps
+
+
+def test_octave_sizes_by_hand():
+    assert octave_sizes(100, 140, 3, 1.4, 32) == [(51, 71), (71, 100), (100, 140)]
+    assert octave_sizes(100, 140, 1, 1.4, 32) == [(100, 140)]
+    with pytest.raises(ValueError, match="octaves=2 or fewer"):
+        octave_sizes(60, 80, 3, 1.4, 32)
+
+
+def test_zoom_crops_the_centre_and_keeps_the_size():
+    image = torch.zeros(1, 3, 40, 40)
+    image[..., 10:30, 10:30] = 1.0
+    zoomed = zoom(image, 2.0)
+    assert zoomed.shape == image.shape
+    assert zoomed[..., 5:35, 5:35].min() > 0.99   # the white centre now fills the frame
+    assert torch.equal(zoom(image, 1.0), image)
+
+
+def test_dream_zoom_writes_a_looping_gif(model, tmp_path):
+    image = nst.sample_image("rocket", size=64, device="cpu")
+    path = tmp_path / "zoom.gif"
+    frames = dream_zoom(image, frames=3, factor=1.1, model=model, path=path, layers="block3",
+                        steps=1, progress=False)
+    assert len(frames) == 3 and all(f.shape == image.shape for f in frames)
+    with PIL.Image.open(path) as gif:
+        assert gif.n_frames == 3 and gif.size == (64, 43)
+    with pytest.raises(ValueError, match="no frames"):
+        save_gif([], tmp_path / "empty.gif")
+
+
+def test_the_command_line_can_rely_on_these_parameter_names():
+    names = inspect.signature(deep_dream).parameters
+    for name in ("image", "model", "layers", "channel", "octaves", "steps", "lr", "progress"):
+        assert name in names
+
+
+def test_clear_errors(model, photo):
+    with pytest.raises(nst.UnknownLayerError, match="block77"):
+        deep_dream(photo, model, "block77", progress=False)
+    with pytest.raises(ValueError, match="between 0 and 39"):
+        deep_dream(photo, model, "block3", channel=40, progress=False)
+    with pytest.raises(ValueError, match="not 'logits'"):
+        deep_dream(photo, model, "logits", progress=False)
+    with pytest.raises(ValueError, match="either a channel or a guide"):
+        deep_dream(photo, model, "block3", channel=1, guide=photo, progress=False)
+    with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
+        deep_dream(photo[0], model, progress=False)
+    with pytest.raises(ValueError, match="octaves=4 or fewer"):
+        deep_dream(photo, model, octaves=6, progress=False)
