@@ -260,8 +260,9 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
             previous result, upsampled. None: the content's own size only.
         seed: seeds the noise of ``init="noise"``.
         progress: show a progress bar.
-        autocast: run the network in bfloat16 on CUDA (faster, less memory; Gram matrices and
-            losses stay float32). Ignored on other devices.
+        autocast: run the network in bfloat16 (Gram matrices and losses stay float32). On
+            CUDA it is faster and takes less memory; the CPU supports it too, mostly slower.
+            Ignored on MPS.
         return_history: also return the `History` of the loss terms (all scales in a row).
         log_every: record losses and update the bar every this many steps.
 
@@ -657,7 +658,7 @@ def _append(history: History, run: History) -> None:
 
 
 def _autocast(x: torch.Tensor, enabled: bool):
-    """bfloat16 autocast on CUDA when enabled; a no-op context elsewhere."""
-    if enabled and x.device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bfloat16 autocast on CUDA or the CPU when enabled; a no-op context otherwise."""
+    if enabled and x.device.type in ("cuda", "cpu"):
+        return torch.autocast(x.device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()

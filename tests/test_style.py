@@ -239,3 +239,15 @@ def test_unknown_layers_and_bad_images_get_clear_errors(model, photo, swirl):
         style_transfer("chelsea.jpg", swirl, model, steps=1, progress=False)
     with pytest.raises(ValueError, match="No default"):
         default_layers("googlenet")
+
+
+def test_bfloat16_autocast_reaches_the_float32_losses_within_5_percent(model, photo, swirl):
+    small, style = nst.resize(photo, 64), nst.resize(swirl, 64)
+    finals = {}
+    for autocast in (False, True):
+        _, history = style_transfer(small, style, model, steps=40, autocast=autocast,
+                                    progress=False, return_history=True)
+        finals[autocast] = history.losses
+    # The trajectories differ in detail, as two seeds would; the losses they reach agree.
+    assert finals[True]["total"][-1] == pytest.approx(finals[False]["total"][-1], rel=0.05)
+    assert finals[True]["style"][-1] < 0.1 * finals[True]["style"][0]
