@@ -25,6 +25,7 @@ from matplotlib.ticker import NullLocator
 from torch import nn
 
 from .images import to_numpy
+from .plot import style_axes
 from .transforms import gaussian_blur
 
 METHODS = ("riemann", "trapezoid", "gauss_legendre")
@@ -454,11 +455,8 @@ def plot_completeness(panels: dict[str, dict[str, dict[int, float]]],
         ax.set_xticks(steps, [str(n) for n in steps])
         ax.xaxis.set_minor_locator(NullLocator())
         ax.set_yscale("log")
-        ax.set_xlabel("steps (gradient evaluations on the path)")
-        ax.set_ylabel("gap, % of |F(x) - F(baseline)|")
-        ax.set_title(panel, fontsize=12)
-        ax.grid(alpha=0.3, which="both")
-        ax.spines[["top", "right"]].set_visible(False)
+        style_axes(ax, panel, xlabel="steps (gradient evaluations on the path)",
+                   ylabel="gap, % of |F(x) - F(baseline)|")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center",
                frameon=False)
     fig.suptitle(title, fontsize=13, fontweight="bold")

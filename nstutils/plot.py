@@ -71,10 +71,28 @@ def plot_top_k(predictions: Sequence[Prediction], image: torch.Tensor | None = N
     bars = ax.barh(labels, probs, color=colors)
     ax.bar_label(bars, labels=[f"{p:.1f} %" for p in probs], padding=3, fontsize=10)
     ax.set_xlim(0, 115)
-    ax.set_xlabel("probability (%)")
-    ax.set_title(title, fontsize=12)
-    ax.spines[["top", "right"]].set_visible(False)
+    style_axes(ax, title, xlabel="probability (%)", grid=None)
     return fig
+
+
+def style_axes(ax: plt.Axes, title: str, xlabel: str | None = None, ylabel: str | None = None,
+               grid: str | None = "both") -> None:
+    """Give a chart the course's look: a title, axis labels, a light grid, no top/right frame.
+
+    Args:
+        ax: the axes.
+        title: the title.
+        xlabel, ylabel: axis labels (None: leave as is).
+        grid: ``"both"``, ``"x"``, ``"y"`` or None for no grid.
+    """
+    ax.set_title(title, fontsize=12)
+    if xlabel is not None:
+        ax.set_xlabel(xlabel)
+    if ylabel is not None:
+        ax.set_ylabel(ylabel)
+    if grid:
+        ax.grid(alpha=0.3, axis=grid)
+    ax.spines[["top", "right"]].set_visible(False)
 
 
 def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | None = None,
@@ -99,11 +117,7 @@ def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | 
                     label=" · ".join(s for s in (label, name) if s))
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    ax.set_title(title, fontsize=12)
-    ax.grid(alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
+    style_axes(ax, title, xlabel="step", ylabel="loss")
     ax.legend(frameon=False)
     return fig
 
@@ -209,11 +223,8 @@ def plot_spectra(images: dict[str, torch.Tensor], bins: int = 16,
         frequencies, power = spectrum_power(image, bins)
         ax.plot(frequencies.numpy(), power.numpy(), lw=2, marker="o", ms=3, label=label)
     ax.set_yscale("log")
-    ax.set_xlabel("spatial frequency (cycles per pixel; 0.5 = alternating pixels)")
-    ax.set_ylabel("mean power")
-    ax.set_title(title, fontsize=12)
-    ax.grid(alpha=0.3)
-    ax.spines[["top", "right"]].set_visible(False)
+    style_axes(ax, title, xlabel="spatial frequency (cycles per pixel; 0.5 = alternating pixels)",
+               ylabel="mean power")
     ax.legend(frameon=False, fontsize=9)
     return fig
 
@@ -267,10 +278,7 @@ def plot_layer_values(values: dict[str, dict[str, float]], ylabel: str = "$E_l$"
     ax.set_xticks(range(len(layers)), layers, rotation=20)
     if logy:
         ax.set_yscale("log")
-    ax.set_ylabel(ylabel)
-    ax.set_title(title, fontsize=12)
-    ax.grid(alpha=0.3, axis="y")
-    ax.spines[["top", "right"]].set_visible(False)
+    style_axes(ax, title, ylabel=ylabel, grid="y")
     if len(values) > 1:
         ax.legend(frameon=False)
     return fig
