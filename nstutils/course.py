@@ -11,18 +11,21 @@ from .quick import QUICK_ENV
 CELL_TIMEOUT_S = 900
 
 
-def find_notebooks(folder: str | Path) -> list[Path]:
+def find_notebooks(folder: str | Path, exercises: bool = True) -> list[Path]:
     """List the course notebooks in order: ``00_...`` to ``07_...``, then the exercises.
 
     Args:
         folder: the ``notebooks/`` folder.
+        exercises: include the exercises' instructor versions (with their solutions).
 
     Returns:
         list[Path]: the .ipynb files; checkpoints and the exercises' student versions (which
         stop at the first exercise by design) are left out.
     """
     folder = Path(folder)
-    found = sorted(folder.glob("*.ipynb")) + sorted(folder.glob("exercises/instructor/*.ipynb"))
+    found = sorted(folder.glob("*.ipynb"))
+    if exercises:
+        found += sorted(folder.glob("exercises/instructor/*.ipynb"))
     return [p for p in found if ".ipynb_checkpoints" not in p.parts]
 
 
@@ -71,7 +74,9 @@ def run_notebook(nb: nbformat.NotebookNode, folder: str | Path, quick: bool = Tr
 
 
 def export_html(folder: str | Path, out: str | Path, quick: bool = False) -> list[Path]:
-    """Execute every course notebook and write each as self-contained HTML with its figures.
+    """Execute every lesson notebook and write each as self-contained HTML with its figures.
+
+    The exercises are left out: their instructor versions hold the solutions.
 
     Args:
         folder: the ``notebooks/`` folder.
@@ -85,7 +90,7 @@ def export_html(folder: str | Path, out: str | Path, quick: bool = False) -> lis
 
     out = Path(out)
     written = []
-    for path in find_notebooks(folder):
+    for path in find_notebooks(folder, exercises=False):
         print(f"running {path} ...", flush=True)
         html, _ = HTMLExporter().from_notebook_node(execute_notebook(path, quick=quick))
         target = out / path.relative_to(folder).with_suffix(".html")
