@@ -86,7 +86,8 @@ def build_reference(model, content, style, content_layers, style_layers):
             style_losses.append(loss)
 
     for i, block in enumerate(net._blocks):
-        if model.layers.index(f"block{i}.depthwise") > last:
+        first = f"block{i}.expand" if f"block{i}.expand" in model.layers else f"block{i}.depthwise"
+        if model.layers.index(first) > last:
             break
         if f"block{i}.expand" in style_layers:
             assert not block.residual, "only non-residual blocks can be unrolled"
@@ -176,10 +177,11 @@ def _rss():
     return int(Path("/proc/self/statm").read_text().split()[1]) * 4096
 
 
-def timed(fn, device):
+def timed(device, fn, *args, **kwargs):
+    """Run fn(*args, **kwargs); return its result, the seconds it took and the peak memory."""
     with PeakMemory(device) as memory:
         start = time.perf_counter()
-        out = fn()
+        out = fn(*args, **kwargs)
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - start
@@ -206,9 +208,9 @@ def main():
         content = nst.sample_image("chelsea", size=size, device=device)
         style = nst.sample_image("swirl", size=tuple(content.shape[-2:]), device=device)
         (ref_img, evaluator), ref_s, ref_mem = timed(
-            lambda: reference_transfer(model, content, style, args.steps, LR), device)
+            device, reference_transfer, model, content, style, args.steps, LR)
         ours, our_s, our_mem = timed(
-            lambda: nst.style_transfer(content, style, model, args.steps, progress=False), device)
+            device, nst.style_transfer, content, style, model, args.steps, progress=False)
         for name, img, seconds, mem in (("reference", ref_img, ref_s, ref_mem),
                                         ("nstutils", ours, our_s, our_mem)):
             losses = score(evaluator, img)
