@@ -1,4 +1,4 @@
-"""Time nstutils.style_transfer against a plain tutorial-style implementation of the same loss.
+"""Time nstutils against plain tutorial-style implementations: style transfer, DeepDream, visualization.
 
 The reference is written the way most tutorials write it: the network rebuilt as one
 ``nn.Sequential`` with ``ContentLoss`` / ``StyleLoss`` modules inserted after the chosen layers,
@@ -7,7 +7,13 @@ as `nstutils.style_transfer` (same layers, weights and normalizations, no mirror
 same network, for the same number of steps, in the same run. Both results are then scored by
 the same evaluator: the reference's own loss modules.
 
+DeepDream and feature visualization are compared the same way with plain references: a full
+forward to the logits with a hook on the layer, one image, gradient steps on the pixels (the
+dream: normalized-gradient ascent per octave with roll jitter; the visualization: Adam on the
+pixels with roll jitter). Each pair is scored by the objective it climbs.
+
 Run:  python benchmarks/bench_style_transfer.py [--sizes 256 512] [--steps 300] [--device cpu]
+      [--dream-size 512] [--vis-size 128]
 """
 
 import argparse
@@ -142,6 +148,50 @@ def score(evaluator, img):
     return {"content": c, "style": s, "total": total}
 
 
+def hooked_activation(model, image, layer):
+    """Tutorial style: run the whole network to the logits and catch one layer with a hook."""
+    with model.capture(layer) as acts:
+        model(image)
+    return acts[layer]
+
+
+def reference_dream(model, photo, layer, octaves, scale, steps, lr, jitter, seed=0):
+    """DeepDream as tutorials write it: per octave, normalized gradient ascent with roll jitter."""
+    torch.manual_seed(seed)
+    h, w = photo.shape[-2:]
+    sizes = [(round(h / scale ** i), round(w / scale ** i)) for i in range(octaves)][::-1]
+    base = F.interpolate(photo, size=sizes[0], mode="bilinear", align_corners=False)
+    img = base.clone()
+    for i, size in enumerate(sizes):
+        if i:
+            nxt = F.interpolate(photo, size=size, mode="bilinear", align_corners=False)
+            detail = F.interpolate(img - base, size=size, mode="bilinear", align_corners=False)
+            img, base = (nxt + detail).clamp(0, 1), nxt
+        for _ in range(steps):
+            dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,)))
+            x = img.roll((dy, dx), (-2, -1)).requires_grad_(True)
+            hooked_activation(model, x, layer).pow(2).mean().backward()
+            grad = x.grad.roll((-dy, -dx), (-2, -1))
+            img = (img + lr * grad / (grad.abs().mean() + 1e-8)).clamp(0, 1).detach()
+    return img
+
+
+def reference_visualize(model, layer, channel, size, steps, lr, jitter, seed=0):
+    """Feature visualization as tutorials write it: Adam on pixels, roll jitter, full forward."""
+    torch.manual_seed(seed)
+    img = (0.5 + 0.01 * torch.randn(1, 3, size, size)).to(model.device).requires_grad_(True)
+    opt = torch.optim.Adam([img], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        dy, dx = (int(v) for v in torch.randint(-jitter, jitter + 1, (2,)))
+        act = hooked_activation(model, img.roll((dy, dx), (-2, -1)), layer)
+        (-act[:, channel].mean()).backward()
+        opt.step()
+        with torch.no_grad():
+            img.clamp_(0, 1)
+    return img.detach()
+
+
 # --- measuring ----------------------------------------------------------------------------------
 
 class PeakMemory:
@@ -193,6 +243,8 @@ def main():
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--device", default=None)
+    parser.add_argument("--dream-size", type=int, default=512)
+    parser.add_argument("--vis-size", type=int, default=128)
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else nst.default_device()
     model = nst.load_model(device=device)
@@ -218,6 +270,44 @@ def main():
                   f"{mem / 2**20:>9.0f} {losses['content']:>8.3f} {losses['style']:>8.4f} "
                   f"{losses['total']:>8.3f}")
         print(f"{size:>5} {'speed-up':>10} {ref_s / our_s:>8.2f}x\n")
+    bench_dream(model, device, args.dream_size)
+    bench_visualize(model, device, args.vis_size)
+
+
+def report(task, steps, runs, score_name):
+    """Print one line per implementation and the speed-up; runs: name -> (seconds, memory, score)."""
+    print(f"{task:<34} {'steps/s':>8} {'wall s':>8} {'peak MiB':>9} {score_name:>10}")
+    for name, (seconds, mem, value) in runs.items():
+        print(f"  {name:<32} {steps / seconds:>8.2f} {seconds:>8.1f} {mem / 2**20:>9.0f} "
+              f"{value:>10.3f}")
+    (ref_s, *_), (our_s, *_) = runs.values()
+    print(f"  {'speed-up':<32} {ref_s / our_s:>8.2f}x\n")
+
+
+def bench_dream(model, device, size, layer="block8", octaves=3, steps=20):
+    """DeepDream: nstutils.deep_dream against reference_dream, scored by the dream objective."""
+    photo = nst.sample_image("rocket", size=size, device=device)
+    ref, ref_s, ref_mem = timed(device, reference_dream, model, photo, layer, octaves, 1.4, steps,
+                                0.01, 32)
+    ours, our_s, our_mem = timed(device, nst.deep_dream, photo, model, layer, octaves=octaves,
+                                 steps=steps, progress=False)
+    score = {name: nst.dream_objective(img, model, layer) for name, img in (("r", ref), ("o", ours))}
+    report(f"DeepDream {size} px, {octaves} octaves", octaves * steps,
+           {"reference": (ref_s, ref_mem, score["r"]), "nstutils": (our_s, our_mem, score["o"])},
+           f"{layer} L2")
+
+
+def bench_visualize(model, device, size, layer="block7", channel=42, steps=256):
+    """Feature visualization: nstutils.visualize against reference_visualize."""
+    objective = nst.channel(layer, channel)
+    ref, ref_s, ref_mem = timed(device, reference_visualize, model, layer, channel, size, steps,
+                                0.05, 8)
+    ours, our_s, our_mem = timed(device, nst.visualize, objective, model, size=size, steps=steps,
+                                 progress=False)
+    runs = {"reference (pixels)": (ref_s, ref_mem, nst.robust_score(objective, ref, model)),
+            "nstutils (Fourier + transforms)": (our_s, our_mem,
+                                                nst.robust_score(objective, ours, model))}
+    report(f"visualize {layer}:{channel}, {size} px", steps, runs, "robust")
 
 
 if __name__ == "__main__":
