@@ -66,8 +66,8 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
         image = image_param()
         seen = apply_transforms(image, transform_list, generator)
         terms = {"objective": -objective(model.features(seen, list(objective.layers)))}
-        for penalty in penalties:
-            terms[penalty.name] = penalty(image)
+        for penalty in penalties:  # two penalties of one kind add up under one name
+            terms[penalty.name] = terms.get(penalty.name, 0) + penalty(image)
         return terms
 
     history = optimize(image_param.params, loss_fn, steps, lr=lr, progress=progress,

@@ -5,6 +5,7 @@ import torch
 
 import nstutils as nst
 from nstutils.objectives import gram_similarity
+from nstutils.transforms import L2Decay
 
 SIZE = 64
 
@@ -81,3 +82,13 @@ def test_clear_errors(model):
         nst.visualize(nst.channel("block3", 0), model, size=96, param=nst.PixelImage(64), steps=1)
     with pytest.raises(ValueError, match="too small"):
         nst.visualize(nst.channel("block3", 0), model, size=16, steps=1)
+
+
+def test_two_penalties_of_one_kind_both_count(model):
+    """Two L2 decays of 1 and 2 weigh as much as one of 3 (neither overwrites the other)."""
+    def run(penalties):
+        return nst.visualize(nst.channel("block3", 5), model, size=SIZE, steps=3, param="pixel",
+                             transforms=penalties, progress=False, return_history=True)[1].losses
+    two, one = run([L2Decay(1.0), L2Decay(2.0)]), run([L2Decay(3.0)])
+    assert two.keys() == one.keys()
+    assert two["total"] == pytest.approx(one["total"], rel=1e-5)
