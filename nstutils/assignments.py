@@ -115,7 +115,7 @@ def grade(submission: Path,
     """Grade a student's notebook: run their answers against the instructor's hidden tests.
 
     The student's solution cells (matched by nbgrader ``grade_id``) replace the instructor's
-    solutions; the notebook then runs headless, and each graded code cell earns its points when
+    solutions (a missing one becomes ``raise NotImplementedError``); the notebook then runs headless, and each graded code cell earns its points when
     it raises nothing. Markdown answers are left for the teacher to read.
 
     Args:
@@ -134,9 +134,9 @@ def grade(submission: Path,
     answers = {_grade_id(c): c.source for c in nbformat.read(submission, as_version=4).cells
                if c.metadata.get("nbgrader", {}).get("solution")}
     notebook = nbformat.read(instructor_path, as_version=4)
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution") and _grade_id(cell) in answers:
-            cell.source = answers[_grade_id(cell)]
+    for cell in notebook.cells:  # a solution cell the student deleted earns nothing
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = answers.get(_grade_id(cell), "raise NotImplementedError('missing')")
     run_notebook(notebook, instructor_dir, quick=True, allow_errors=True)
     scores = {}
     for cell in notebook.cells:
@@ -157,8 +157,9 @@ def main(argv: list[str]) -> int:
             scores = grade(Path(path))
             for grade_id, (earned, possible) in scores.items():
                 print(f"{path}: {grade_id:<24} {earned:g}/{possible:g}")
-            total = [sum(v) for v in zip(*scores.values())]
-            print(f"{path}: {'total':<24} {total[0]:g}/{total[1]:g}")
+            earned = sum(e for e, _ in scores.values())
+            possible = sum(p for _, p in scores.values())
+            print(f"{path}: {'total':<24} {earned:g}/{possible:g}")
         return 0
     for written in release():
         print(f"wrote {written}")

@@ -65,3 +65,8 @@ def test_grading_without_nbgrader_gives_full_points_to_solutions_and_none_to_bla
     blank = grade(EXERCISES / "student" / name)
     assert solved == {"content_loss_tests": (2, 2), "content_gradient_tests": (2, 2)}
     assert blank == {"content_loss_tests": (0, 2), "content_gradient_tests": (0, 2)}
+    # Deleting the solution cells must not let the instructor's solutions through.
+    gutted = nbformat.read(EXERCISES / "instructor" / name, as_version=4)
+    gutted.cells = [c for c in gutted.cells if not c.metadata.get("nbgrader", {}).get("solution")]
+    nbformat.write(gutted, tmp_path / name)
+    assert grade(tmp_path / name) == blank

@@ -64,7 +64,6 @@ def test_the_tiled_gradient_matches_the_whole_image_gradient(model, layer, tile,
     image = nst.sample_image("astronaut", size=(128, 128), device="cpu")
     value, whole = dream_gradient(image, model, layer)
     tiled_value, tiled = dream_gradient(image, model, layer, tile=tile, margin=margin)
-    assert tile < 128
     assert (tiled - whole).norm() < tolerance * whole.norm()
     assert tiled_value == pytest.approx(value, rel=tolerance)
     _, no_context = dream_gradient(image, model, layer, tile=tile, margin=0)

@@ -205,9 +205,10 @@ WRONG_ANSWERS = [
 
 
 @pytest.mark.parametrize("notebook, grade_id, answers", WRONG_ANSWERS,
-                         ids=[f"{n}-{g}-{next(iter(a.values())).__name__}" for n, g, a in WRONG_ANSWERS])
+                         ids=[f"{n}-{g}-{[v for v in a.values() if callable(v)][-1].__name__}"
+                              for n, g, a in WRONG_ANSWERS])
 def test_hidden_tests_fail_on_a_plausible_wrong_answer(notebook, grade_id, answers):
     hidden = _hidden_tests(_grade_cell(EXERCISES / "instructor" / f"{notebook}.ipynb", grade_id))
     namespace = {"torch": torch, "nst": nst, **answers}
-    with pytest.raises((AssertionError, RuntimeError, ValueError)):
+    with pytest.raises(AssertionError):
         exec(hidden, namespace)
