@@ -115,8 +115,9 @@ def grade(submission: Path,
     """Grade a student's notebook: run their answers against the instructor's hidden tests.
 
     The student's solution cells (matched by nbgrader ``grade_id``) replace the instructor's
-    solutions (a missing one becomes ``raise NotImplementedError``); the notebook then runs headless, and each graded code cell earns its points when
-    it raises nothing. Markdown answers are left for the teacher to read.
+    solutions (a missing one becomes ``raise NotImplementedError``); the notebook then runs
+    headless, and each graded code cell earns its points when it raises nothing. Markdown
+    answers are left for the teacher to read.
 
     Args:
         submission: the student's .ipynb; its file name names the assignment.

@@ -44,10 +44,7 @@ class _Objective:
     def __init__(self, model: FeatureNetwork, layers: str | Sequence[str], channel: int | None,
                  guide: torch.Tensor | None):
         self.model = model
-        self.layers = model.check_layers(layers)
-        if "logits" in self.layers:
-            raise ValueError("The dream needs a spatial layer, not 'logits': pick one of "
-                             "model.layers such as 'block6'.")
+        self.layers = model.check_layers(layers, spatial=True)
         if channel is not None:
             for layer in self.layers:
                 if not 0 <= channel < model.channels(layer):
@@ -62,15 +59,7 @@ class _Objective:
             with torch.no_grad():
                 feats = model.features(guide, self.layers)
             self.guide_features = {n: f[0].mean((1, 2)) for n, f in feats.items()}  # (C,)
-        self.strides = self._strides()
-
-    def _strides(self) -> dict[str, int]:
-        """Pixels per activation position of each layer, from a probe image."""
-        side = 8 * max(32, self.model.min_size)
-        probe = torch.zeros(1, 3, side, side, device=self.model.device)
-        with torch.no_grad():
-            feats = self.model.features(probe, self.layers)
-        return {n: 2 ** round(math.log2(side / f.shape[-1])) for n, f in feats.items()}
+        self.strides = {name: model.stride(name) for name in self.layers}
 
     def maps(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
         """Return layer -> (N, h, w) objective map for a (N, 3, H, W) image."""

@@ -14,6 +14,7 @@
 
 import contextlib
 import difflib
+import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ class FeatureNetwork(nn.Module):
         self.min_size = min_size
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
-        self._channels: dict[str, int] = {}
+        self._shapes: dict[str, tuple[int, ...]] = {}
 
     @property
     def layers(self) -> list[str]:
@@ -146,17 +147,19 @@ class FeatureNetwork(nn.Module):
             for handle in handles:
                 handle.remove()
 
-    def check_layers(self, layers: str | Sequence[str]) -> list[str]:
+    def check_layers(self, layers: str | Sequence[str], spatial: bool = False) -> list[str]:
         """Validate layer names and return them as a list.
 
         Args:
             layers: a layer name or a list of them.
+            spatial: refuse layers without an (h, w) map, such as ``"logits"``.
 
         Returns:
             list[str]: the names, in the order given.
 
         Raises:
             UnknownLayerError: with the closest valid names.
+            ValueError: a layer is not spatial although ``spatial`` asks for it.
         """
         names = [layers] if isinstance(layers, str) else list(layers)
         if not names:
@@ -169,6 +172,10 @@ class FeatureNetwork(nn.Module):
                 raise UnknownLayerError(
                     f"{self.name} has no layer {name!r}.{suggestion} "
                     f"Its layers are {', '.join(self.layers)}.")
+            if spatial and len(self._probe_shapes()[name]) != 4:
+                raise ValueError(f"This needs a spatial layer, not {name!r}: it has no (h, w) "
+                                 "map. Pick a convolutional one such as "
+                                 f"{self.layers[len(self.layers) // 2]!r} (see model.layers).")
         return names
 
     def channels(self, layer: str) -> int:
@@ -180,13 +187,33 @@ class FeatureNetwork(nn.Module):
         Returns:
             int: C of the (N, C, h, w) activation.
         """
-        if not self._channels:
-            probe = torch.zeros(1, 3, self.min_size * 2, self.min_size * 2, device=self.device)
+        self.check_layers(layer)
+        return self._probe_shapes()[layer][1]
+
+    def stride(self, layer: str) -> int:
+        """Return how many input pixels one position of a layer's map steps over.
+
+        Args:
+            layer: a spatial layer name.
+
+        Returns:
+            int: a power of 2 (1 for a full-resolution layer).
+        """
+        self.check_layers(layer, spatial=True)
+        return 2 ** round(math.log2(self._probe_side() / self._probe_shapes()[layer][-1]))
+
+    def _probe_side(self) -> int:
+        return 8 * self.min_size
+
+    def _probe_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The activation shape of every layer for one square probe image, measured once."""
+        if not self._shapes:
+            side = self._probe_side()
+            probe = torch.zeros(1, 3, side, side, device=self.device)
             with torch.inference_mode(), self.capture(self.layers) as acts:
                 self(probe)
-            self._channels = {n: a.shape[1] for n, a in acts.items()}
-        self.check_layers(layer)
-        return self._channels[layer]
+            self._shapes = {n: tuple(a.shape) for n, a in acts.items()}
+        return self._shapes
 
     def _run(self, image: torch.Tensor, n_stages: int) -> torch.Tensor:
         x = self.normalize(image)

@@ -568,11 +568,8 @@ def _resolve_layers(model: FeatureNetwork, content_layers,
         default_content, default_style = default_layers(model)
         content_layers = default_content if content_layers is None else content_layers
         style_layers = default_style if style_layers is None else style_layers
-    c = model.check_layers(content_layers) if content_layers else []
-    s = model.check_layers(style_layers) if style_layers else []
-    for name in c + s:
-        if name == "logits":
-            raise ValueError("'logits' has no spatial map: pick a convolutional layer.")
+    c = model.check_layers(content_layers, spatial=True) if content_layers else []
+    s = model.check_layers(style_layers, spatial=True) if style_layers else []
     return c, s
 
 
