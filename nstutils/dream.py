@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .images import resize, to_pil
-from .models import FeatureNetwork, load_model
+from .models import FeatureNetwork, resolve_model
 from .optim import optimize
 
 DEFAULT_LAYERS = "block8"
@@ -154,7 +154,7 @@ def dream_objective(image: torch.Tensor, model: FeatureNetwork | None = None,
     Returns:
         float: the objective.
     """
-    model = model if model is not None else load_model(device=image.device)
+    model = resolve_model(model, image.device)
     _check_image(image, model)
     objective = _Objective(model, layers, channel, guide)
     with torch.no_grad():
@@ -180,7 +180,7 @@ def dream_gradient(image: torch.Tensor, model: FeatureNetwork | None = None,
     Returns:
         (float objective, (1, 3, H, W) gradient).
     """
-    model = model if model is not None else load_model(device=image.device)
+    model = resolve_model(model, image.device)
     _check_image(image, model)
     value, grad = _gradient(_Objective(model, layers, channel, guide), image, tile, margin)
     return float(value), grad
@@ -239,7 +239,7 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
     Returns:
         (1, 3, H, W) dream in [0, 1].
     """
-    model = model if model is not None else load_model(device=image.device)
+    model = resolve_model(model, image.device)
     _check_image(image, model)
     if steps < 0 or jitter < 0:
         raise ValueError(f"steps and jitter must be 0 or more, got {steps} and {jitter}.")
@@ -323,7 +323,7 @@ def dream_zoom(image: torch.Tensor, frames: int = 12, factor: float = 1.05,
         raise ValueError(f"Need frames >= 1 and factor >= 1, got {frames} and {factor}.")
     options = {"octaves": 1, "steps": 5, **dream_options, "progress": False}
     seed = options.pop("seed", 0)
-    model = model if model is not None else load_model(device=image.device)
+    model = resolve_model(model, image.device)
     current, out = image.detach(), []
     for k in tqdm(range(frames), desc="zoom frames", disable=not progress, leave=False):
         current = deep_dream(current, model, seed=seed + k, **options)

@@ -14,6 +14,7 @@
 
 import contextlib
 import difflib
+import functools
 import math
 import re
 from collections.abc import Callable, Iterator, Sequence
@@ -386,6 +387,31 @@ def load_model(name: str = "efficientnet_lite0",
     model = MODELS[name]()
     model.requires_grad_(False).eval()
     return model.to(device if device is not None else default_device())
+
+
+def resolve_model(model: "FeatureNetwork | str | None", device: torch.device) -> FeatureNetwork:
+    """The network a function was given, or the one it names, loaded once per name and device.
+
+    Functions that take ``model=None`` call this, so calling them again does not reload weights.
+
+    Args:
+        model: a `FeatureNetwork`, a registry name, or None for the offline default.
+        device: where a loaded network goes (a given network stays where it is).
+
+    Returns:
+        FeatureNetwork.
+    """
+    if model is None or isinstance(model, str):
+        return _shared_model(model or "efficientnet_lite0", torch.device(device))
+    if not isinstance(model, FeatureNetwork):
+        raise TypeError(f"model must be a FeatureNetwork or a name, got {type(model).__name__}: "
+                        "use nstutils.load_model(...).")
+    return model
+
+
+@functools.lru_cache(maxsize=4)
+def _shared_model(name: str, device: torch.device) -> FeatureNetwork:
+    return load_model(name, device)
 
 
 # --- ImageNet labels --------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import torch
 
-from .models import FeatureNetwork, load_model
+from .devices import default_device
+from .models import FeatureNetwork, resolve_model
 from .objectives import Objective
 from .optim import History, optimize
 from .param import ImageParam, make_param
@@ -51,7 +52,7 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
     if not isinstance(objective, Objective):
         raise TypeError(f"Expected an objective such as nstutils.channel('block7', 12), got "
                         f"{type(objective).__name__}.")
-    model = model if model is not None else load_model()
+    model = resolve_model(model, default_device())
     model.check_layers(list(objective.layers))
     size, batch = _resolve_shape(param, size, batch)
     image_param = make_param(param, size, batch, seed, model.device)

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from .color import luminance, match_colors, match_luminance, with_chroma_of
 from .images import resize
-from .models import FeatureNetwork, load_model
+from .models import FeatureNetwork, resolve_model
 from .optim import History, optimize
 
 GRAM_NORMALIZATIONS = ("none", "hw", "chw")
@@ -406,7 +406,7 @@ def _paint(content: torch.Tensor, batch: int, styles: list[torch.Tensor], blend:
     ``content`` (1 or batch images) gives the canvas size and, where alpha > 0, the content
     targets; with ``alpha == 0`` everywhere its pixels are unused (texture synthesis).
     """
-    model = _resolve_model(model, content.device)
+    model = resolve_model(model, content.device)
     use_content = bool((alpha > 0).any()) and content_layers != []
     use_style = bool((beta > 0).any()) and bool(styles) and style_layers != []
     if not (use_content or use_style):
@@ -550,15 +550,6 @@ def _blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
     if any(b < 0 or not math.isfinite(b) for b in blend) or sum(blend) <= 0:
         raise ValueError(f"style_blend weights must be 0 or more, not all 0; got {blend}.")
     return [b / sum(blend) for b in blend]
-
-
-def _resolve_model(model: FeatureNetwork | str | None, device: torch.device) -> FeatureNetwork:
-    if model is None or isinstance(model, str):
-        return load_model(model or "efficientnet_lite0", device=device)
-    if not isinstance(model, FeatureNetwork):
-        raise TypeError(f"model must be a FeatureNetwork or a name, got {type(model).__name__}: "
-                        "use nstutils.load_model(...).")
-    return model
 
 
 def _resolve_layers(model: FeatureNetwork, content_layers,
