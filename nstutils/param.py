@@ -189,21 +189,27 @@ class FourierImage(ImageParam):
         Returns:
             (H, W // 2 + 1) float tensor on the parameters' device.
         """
-        h, w = self.size
-        fy = torch.fft.fftfreq(h)[:, None]
-        fx = torch.fft.rfftfreq(w)[None, :]
-        frequency = torch.sqrt(fy ** 2 + fx ** 2).clamp(min=1.0 / max(h, w))
-        scale = frequency ** -self.decay_power
-        return (scale / scale.pow(2).mean().sqrt()).to(self.device)
+        return _spectrum_scale(*self.size, self.decay_power, self.params.device)
 
     def encode(self, image):
         spectrum = torch.fft.rfft2(self._from_rgb(image), norm="ortho")
-        return torch.view_as_real(spectrum / self.spectrum_scale().to(spectrum.device))
+        return torch.view_as_real(spectrum / _spectrum_scale(*self.size, self.decay_power,
+                                                             spectrum.device))
 
     def decode(self, params):
-        scale = self.spectrum_scale().to(params.device)
+        scale = _spectrum_scale(*self.size, self.decay_power, params.device)
         spectrum = torch.view_as_complex(params.contiguous()) * scale
         return self._to_rgb(torch.fft.irfft2(spectrum, s=self.size, norm="ortho"))
+
+
+@functools.lru_cache(maxsize=16)
+def _spectrum_scale(h: int, w: int, decay_power: float, device: torch.device) -> torch.Tensor:
+    """1/f^decay_power per rfft2 coefficient, unit RMS; built once per size and device."""
+    fy = torch.fft.fftfreq(h)[:, None]
+    fx = torch.fft.rfftfreq(w)[None, :]
+    frequency = torch.sqrt(fy ** 2 + fx ** 2).clamp(min=1.0 / max(h, w))
+    scale = frequency ** -decay_power
+    return (scale / scale.pow(2).mean().sqrt()).to(device)
 
 
 PARAMETRIZATIONS = {"pixel": PixelImage, "fourier": FourierImage}

@@ -15,6 +15,7 @@ repeats a run exactly, and each rests on a plain function (`roll`, `rescale`, `r
 `gaussian_blur`) that can be checked on a small tensor.
 """
 
+import functools
 import math
 from collections.abc import Sequence
 
@@ -84,6 +85,7 @@ def rotate(image: torch.Tensor, degrees: float) -> torch.Tensor:
                          align_corners=False)
 
 
+@functools.lru_cache(maxsize=32)
 def gaussian_kernel(sigma: float) -> torch.Tensor:
     """Return the normalized 1-D Gaussian kernel used by `gaussian_blur`.
 
@@ -91,7 +93,7 @@ def gaussian_kernel(sigma: float) -> torch.Tensor:
         sigma: the standard deviation in pixels (> 0).
 
     Returns:
-        (2 * ceil(2 * sigma) + 1,) weights that sum to 1.
+        (2 * ceil(2 * sigma) + 1,) weights that sum to 1 (cached per sigma: do not change it).
     """
     if sigma <= 0:
         raise ValueError(f"sigma must be positive, got {sigma}.")
