@@ -65,8 +65,8 @@ def _scores(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None) -> t
 
 
 def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | None,
-               batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scores and their input gradients for many inputs, ``batch_size`` rows per forward.
+               batch_size: int) -> torch.Tensor:
+    """The input gradients of the scores of many inputs, ``batch_size`` rows per forward.
 
     Args:
         model: maps (B, ...) to (B, K) or (B,).
@@ -75,20 +75,18 @@ def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | No
         batch_size: the most rows per forward and backward.
 
     Returns:
-        (M,) scores and (M, ...) gradients.
+        (M, ...) gradients.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be 1 or more, got {batch_size}.")
-    scores, grads = [], []
+    grads = []
     for start in range(0, inputs.shape[0], batch_size):
         chunk = inputs[start:start + batch_size].detach().requires_grad_(True)
         rows = None if target is None else target[start:start + batch_size]
         with torch.enable_grad():
-            s = _scores(model, chunk, rows)
-            (g,) = torch.autograd.grad(s.sum(), chunk)
-        scores.append(s.detach())
+            (g,) = torch.autograd.grad(_scores(model, chunk, rows).sum(), chunk)
         grads.append(g)
-    return torch.cat(scores), torch.cat(grads)
+    return torch.cat(grads)
 
 
 def _check_input(x: torch.Tensor, images: bool = False) -> None:
@@ -114,7 +112,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
         (N, H, W) non-negative map.
     """
     _check_input(x, images=True)
-    _, grad = _gradients(model, x, _targets(target, x.shape[0], x.device), batch_size)
+    grad = _gradients(model, x, _targets(target, x.shape[0], x.device), batch_size)
     return grad.abs().amax(dim=1)
 
 
@@ -143,7 +141,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples
     noisy = (x[None] + noise * spread.view(1, -1, *[1] * (x.dim() - 1)) * eps).flatten(0, 1)
     targets = _targets(target, x.shape[0], x.device)
     targets = None if targets is None else targets.repeat(samples)
-    _, grad = _gradients(model, noisy, targets, batch_size)
+    grad = _gradients(model, noisy, targets, batch_size)
     return grad.abs().amax(dim=1).view(samples, x.shape[0], *x.shape[2:]).mean(0)
 
 
@@ -246,7 +244,7 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
     # all path points of all inputs, input-major: row i * steps + k is input i at alpha_k
     points = (baseline[:, None] + alphas.view(1, -1, *rest) * diff[:, None]).flatten(0, 1)
     rows = None if targets is None else targets.repeat_interleave(steps)
-    _, grads = _gradients(model, points, rows, batch_size)
+    grads = _gradients(model, points, rows, batch_size)
     mean_grad = (grads.view(n, steps, *x.shape[1:]) * weights.view(1, -1, *rest)).sum(1)
     attributions = diff * mean_grad
     if not return_delta:
