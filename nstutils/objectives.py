@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .models import FeatureNetwork, class_index
+from .style import gram_matrix
 
 Activations = dict[str, torch.Tensor]
 
@@ -274,8 +275,7 @@ def gram_similarity(act: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, N) similarities in [-1, 1] (1 on the diagonal).
     """
-    flat = act.flatten(2)
-    grams = (flat @ flat.transpose(1, 2)).flatten(1)
+    grams = gram_matrix(act, normalize="none").flatten(1)  # the scale cancels in the cosine
     grams = grams / grams.norm(dim=1, keepdim=True).clamp(min=1e-8)
     return grams @ grams.T
 
