@@ -16,7 +16,6 @@ import warnings
 from pathlib import Path
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-MIN_SIDE = 32  # the smallest side any of the networks accepts
 
 
 class UsageError(Exception):
@@ -57,7 +56,7 @@ def course(args: argparse.Namespace) -> int:
 
 def stylize(args: argparse.Namespace) -> int:
     """Run style transfer from the command line and save the result."""
-    from .images import save_image
+    from .images import MIN_SIZE, save_image
     from .models import load_model
     from .style import style_transfer
 
@@ -66,9 +65,9 @@ def stylize(args: argparse.Namespace) -> int:
         raise UsageError(f"--blend has {len(args.blend)} weights for {len(args.style)} STYLE "
                          "images: give one weight per STYLE.")
     sizes = [round(args.size / 2 ** (args.scales - 1 - i)) for i in range(args.scales)]
-    if min(sizes) < MIN_SIDE:
+    if min(sizes) < MIN_SIZE:
         raise UsageError(f"--scales {args.scales} makes the first scale {sizes[0]} pixels; keep "
-                         f"size / 2^(scales - 1) at {MIN_SIDE} or more.")
+                         f"size / 2^(scales - 1) at {MIN_SIZE} or more.")
     device = _device(args.device)
     model = load_model(args.model, device=device)
     content = _load(args.content, args.size, device, "CONTENT")
@@ -191,8 +190,10 @@ def _weights(text: str) -> list[float]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one subcommand per task."""
+    from .images import MIN_SIZE
     from .models import MODELS
-    from .style import STEPS, STYLE_WEIGHT, TV_WEIGHT
+    from .style import (CONTENT_WEIGHT, INITS, LEARNING_RATES, PRESERVE_COLOR, STEPS, STYLE_WEIGHT,
+                        TV_WEIGHT)
 
     parser = _Parser(prog="nst", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -205,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", metavar="DIR", help="the notebooks folder (default: ./notebooks)")
     p.set_defaults(func=course)
 
-    size = _number(int, MIN_SIDE, what=" pixels (the networks' smallest input)")
+    size = _number(int, MIN_SIZE, what=" pixels (the networks' smallest input)")
     p = sub.add_parser("stylize", help="paint a photo in the style of a painting",
                        description="Neural style transfer (Gatys et al., 2015). CONTENT and STYLE "
                        "are paths, URLs or sample names (chelsea, astronaut, starry_night, swirl "
@@ -220,8 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps per scale (default %(default)s)")
     p.add_argument("--scales", type=_number(int, 1), default=1, metavar="N",
                    help="coarse-to-fine: N sizes, each twice the previous, ending at --size")
-    p.add_argument("--content-weight", type=_number(float, 0.0), default=1.0, metavar="ALPHA",
-                   help="alpha, the weight of the content loss (default 1)")
+    p.add_argument("--content-weight", type=_number(float, 0.0), default=CONTENT_WEIGHT,
+                   metavar="ALPHA", help="alpha, the weight of the content loss (default %(default)s)")
     p.add_argument("--style-weight", type=_number(float, 0.0), default=STYLE_WEIGHT,
                    metavar="BETA", help="beta, the weight of the style loss (default %(default)s)")
     p.add_argument("--tv-weight", type=_number(float, 0.0), default=TV_WEIGHT,
@@ -234,13 +235,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style image size relative to the result (>1: finer strokes)")
     p.add_argument("--blend", type=_weights, metavar="W1,W2",
                    help="weights of several STYLE images")
-    p.add_argument("--preserve-color", choices=["luminance", "histogram"],
+    p.add_argument("--preserve-color", choices=PRESERVE_COLOR,
                    help="keep the photo's colours")
-    p.add_argument("--init", choices=["content", "noise"], default="content",
+    p.add_argument("--init", choices=INITS, default=INITS[0],
                    help="start from the photo or from noise (default content)")
-    p.add_argument("--optimizer", choices=["adam", "lbfgs"], default="adam")
+    p.add_argument("--optimizer", choices=list(LEARNING_RATES), default="adam")
     p.add_argument("--lr", type=_number(float, 0.0, inclusive=False),
-                   help="learning rate (default 0.05 for adam, 1 for lbfgs)")
+                   help="learning rate (default: " + ", ".join(
+                       f"{lr:g} for {name}" for name, lr in LEARNING_RATES.items()) + ")")
     p.add_argument("--autocast", action="store_true", help="bfloat16 on CUDA (faster)")
     _common(p, MODELS)
     p.set_defaults(func=stylize)
