@@ -14,15 +14,10 @@ grey.
 
 import torch
 
+from .images import check_image
+
 KR, KB = 0.299, 0.114  # BT.601 weights of red and blue in the luminance
 KG = 1 - KR - KB
-
-
-def _check_rgb(image: torch.Tensor, name: str = "image") -> None:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be an image tensor, got {type(image).__name__}.")
-    if image.dim() != 4 or image.shape[1] != 3:
-        raise ValueError(f"{name} must be shaped (N, 3, H, W), got {tuple(image.shape)}.")
 
 
 def rgb_to_ycbcr(image: torch.Tensor) -> torch.Tensor:
@@ -34,7 +29,7 @@ def rgb_to_ycbcr(image: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, 3, H, W): Y (luminance) in [0, 1], then Cb and Cr (chroma) in [0, 1], 0.5 for grey.
     """
-    _check_rgb(image)
+    check_image(image)
     r, g, b = image.unbind(1)
     y = KR * r + KG * g + KB * b
     cb = 0.5 + (b - y) / (2 * (1 - KB))
@@ -51,7 +46,7 @@ def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, 3, H, W) RGB in [0, 1].
     """
-    _check_rgb(ycbcr, "ycbcr")
+    check_image(ycbcr, "ycbcr")
     y, cb, cr = ycbcr.unbind(1)
     r = y + 2 * (1 - KR) * (cr - 0.5)
     b = y + 2 * (1 - KB) * (cb - 0.5)
@@ -84,7 +79,7 @@ def match_luminance(image: torch.Tensor, reference: torch.Tensor) -> torch.Tenso
     Returns:
         (N, 3, H, W) grey images in [0, 1].
     """
-    _check_rgb(reference, "reference")
+    check_image(reference, "reference")
     y, y_ref = luminance(image)[:, :1], luminance(reference)[:, :1]
     mean, std = y.mean(dim=(2, 3), keepdim=True), y.std(dim=(2, 3), keepdim=True)
     ref_mean, ref_std = y_ref.mean(dim=(2, 3), keepdim=True), y_ref.std(dim=(2, 3), keepdim=True)
@@ -102,7 +97,7 @@ def with_chroma_of(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor
     Returns:
         (N, 3, H, W) RGB in [0, 1]: the brightness of ``image`` in the colours of ``reference``.
     """
-    _check_rgb(reference, "reference")
+    check_image(reference, "reference")
     if image.shape[-2:] != reference.shape[-2:]:
         raise ValueError(f"image is {tuple(image.shape[-2:])} but reference is "
                          f"{tuple(reference.shape[-2:])}: resize one with nstutils.resize.")
@@ -126,8 +121,8 @@ def match_colors(image: torch.Tensor, reference: torch.Tensor, eps: float = 1e-5
     Returns:
         (N, 3, H, W) RGB in [0, 1].
     """
-    _check_rgb(image)
-    _check_rgb(reference, "reference")
+    check_image(image)
+    check_image(reference, "reference")
     pixels = image.flatten(2).double()                        # (N, 3, P)
     ref = reference.flatten(2).double()
     mean, ref_mean = pixels.mean(2, keepdim=True), ref.mean(2, keepdim=True)

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .images import resize, to_pil
+from .images import check_image, resize, to_pil
 from .models import FeatureNetwork, resolve_model
 from .optim import optimize
 
@@ -55,7 +55,7 @@ class _Objective:
         self.channel = channel
         self.guide_features = None
         if guide is not None:
-            _check_image(guide, model, "guide")
+            check_image(guide, "guide", batch_one=True)
             with torch.no_grad():
                 feats = model.features(guide, self.layers)
             self.guide_features = {n: f[0].mean((1, 2)) for n, f in feats.items()}  # (C,)
@@ -73,16 +73,6 @@ class _Objective:
             else:
                 out[name] = (a ** 2).mean(1)
         return out
-
-
-def _check_image(image: torch.Tensor, model: FeatureNetwork, what: str = "image") -> None:
-    if not isinstance(image, torch.Tensor) or image.dim() != 4 or image.shape[:2] != (1, 3):
-        shape = tuple(image.shape) if isinstance(image, torch.Tensor) else type(image).__name__
-        raise ValueError(f"The {what} must be one RGB image shaped (1, 3, H, W) in [0, 1], got "
-                         f"{shape}: load it with nstutils.load_image or sample_image.")
-    if image.device != model.device:
-        raise ValueError(f"The {what} is on {image.device} but the model is on {model.device}: "
-                         "move one with .to(...).")
 
 
 def _gradient(objective: _Objective, image: torch.Tensor, tile: int | None,
@@ -155,7 +145,7 @@ def dream_objective(image: torch.Tensor, model: FeatureNetwork | None = None,
         float: the objective.
     """
     model = resolve_model(model, image.device)
-    _check_image(image, model)
+    check_image(image, batch_one=True)
     objective = _Objective(model, layers, channel, guide)
     with torch.no_grad():
         return float(sum(m.mean() for m in objective.maps(image).values()))
@@ -181,7 +171,7 @@ def dream_gradient(image: torch.Tensor, model: FeatureNetwork | None = None,
         (float objective, (1, 3, H, W) gradient).
     """
     model = resolve_model(model, image.device)
-    _check_image(image, model)
+    check_image(image, batch_one=True)
     value, grad = _gradient(_Objective(model, layers, channel, guide), image, tile, margin)
     return float(value), grad
 
@@ -240,7 +230,7 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
         (1, 3, H, W) dream in [0, 1].
     """
     model = resolve_model(model, image.device)
-    _check_image(image, model)
+    check_image(image, batch_one=True)
     if steps < 0 or jitter < 0:
         raise ValueError(f"steps and jitter must be 0 or more, got {steps} and {jitter}.")
     objective = _Objective(model, layers, channel, guide)

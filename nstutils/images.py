@@ -86,6 +86,28 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return out.clamp(0, 1)
 
 
+def check_image(image: Any, name: str = "image", batch_one: bool = False) -> None:
+    """Refuse anything but float RGB images shaped (N, 3, H, W), with a message saying what to do.
+
+    Cheap (no look at the pixel values), so networks can call it on every forward.
+
+    Args:
+        image: what the caller was given.
+        name: how the message calls it ("content", "guide" ...).
+        batch_one: require exactly one image, (1, 3, H, W).
+    """
+    shape = "(1, 3, H, W)" if batch_one else "(N, 3, H, W)"
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name} must be an image tensor {shape}, got {type(image).__name__}: "
+                        "load one with nstutils.load_image(...) or nstutils.sample_image(...).")
+    if image.dim() != 4 or image.shape[1] != 3 or (batch_one and image.shape[0] != 1):
+        fix = " Add a batch dimension with image[None]." if image.dim() == 3 else ""
+        raise ValueError(f"{name} must be RGB shaped {shape}, got {tuple(image.shape)}.{fix}")
+    if not image.is_floating_point():
+        raise TypeError(f"{name} must be a float image in [0, 1], got {image.dtype}: divide by "
+                        "255 or use nstutils.load_image.")
+
+
 def _to_tensor(src: Any) -> torch.Tensor:
     """Turn any supported input into a (1, 3, H, W) float32 CPU tensor in [0, 1]."""
     if isinstance(src, torch.Tensor):

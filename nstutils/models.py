@@ -29,6 +29,7 @@ from torch import nn
 from .devices import default_device
 from .download import DownloadError, fetch, mirrored
 from .efficientnet_lite import EfficientNetLite0
+from .images import check_image
 
 Stage = Callable[[torch.Tensor], torch.Tensor]
 
@@ -223,19 +224,10 @@ class FeatureNetwork(nn.Module):
         return x
 
     def _check_image(self, image: torch.Tensor) -> None:
-        if not isinstance(image, torch.Tensor):
-            raise TypeError(f"Expected an image tensor, got {type(image).__name__}: "
-                            "load one with nstutils.load_image(...).")
-        if image.dim() != 4 or image.shape[1] != 3:
-            fix = " Add a batch dimension with image[None]." if image.dim() == 3 else ""
-            raise ValueError("Expected a batch of RGB images shaped (N, 3, H, W), "
-                             f"got {tuple(image.shape)}.{fix}")
+        check_image(image)
         if min(image.shape[-2:]) < self.min_size:
             raise ValueError(f"The image is {image.shape[-1]}x{image.shape[-2]} pixels; {self.name} "
                              f"needs at least {self.min_size} on each side. Load it larger.")
-        if not image.is_floating_point():
-            raise TypeError(f"Expected a float image in [0, 1], got {image.dtype}: "
-                            "divide by 255 or use nstutils.load_image.")
         if image.device != self.device:
             raise ValueError(f"The image is on {image.device} but {self.name} is on {self.device}: "
                              "move one with .to(model.device).")

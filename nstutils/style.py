@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .color import luminance, match_colors, match_luminance, with_chroma_of
-from .images import resize
+from .images import check_image, resize
 from .models import FeatureNetwork, resolve_model
 from .optim import History, optimize
 
@@ -510,15 +510,9 @@ def _loss_fn(model: FeatureNetwork, x: torch.Tensor, targets: _Targets, alpha: t
 # --- argument handling ------------------------------------------------------------------------
 
 def _check_image(image, name: str, batch_one: bool = False) -> None:
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be an image tensor (1, 3, H, W), got {type(image).__name__}:"
-                        " load one with nstutils.load_image(...) or nstutils.sample_image(...).")
-    if image.dim() != 4 or image.shape[1] != 3 or (batch_one and image.shape[0] != 1):
-        shape = "(1, 3, H, W)" if batch_one else "(N, 3, H, W)"
-        raise ValueError(f"{name} must be shaped {shape}, got {tuple(image.shape)}.")
-    if not image.is_floating_point():
-        raise TypeError(f"{name} must be a float image in [0, 1], got {image.dtype}.")
-    if not bool(torch.isfinite(image).all()) or image.min() < 0 or image.max() > 1:
+    """`check_image`, plus the pixel values: once per call, so it may look at them."""
+    check_image(image, name, batch_one)
+    if not bool(((image >= 0) & (image <= 1)).all()):  # NaN fails too
         raise ValueError(f"{name} must hold values in [0, 1]: clamp it with .clamp(0, 1).")
 
 
