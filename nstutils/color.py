@@ -80,7 +80,7 @@ def match_luminance(image: torch.Tensor, reference: torch.Tensor) -> torch.Tenso
         (N, 3, H, W) grey images in [0, 1].
     """
     check_image(reference, "reference")
-    y, y_ref = luminance(image)[:, :1], luminance(reference)[:, :1]
+    y, y_ref = rgb_to_ycbcr(image)[:, :1], rgb_to_ycbcr(reference)[:, :1]
     mean, std = y.mean(dim=(2, 3), keepdim=True), y.std(dim=(2, 3), keepdim=True)
     ref_mean, ref_std = y_ref.mean(dim=(2, 3), keepdim=True), y_ref.std(dim=(2, 3), keepdim=True)
     matched = (y - mean) * (ref_std / std.clamp_min(1e-6)) + ref_mean

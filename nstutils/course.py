@@ -19,14 +19,14 @@ def find_notebooks(folder: str | Path, exercises: bool = True) -> list[Path]:
         exercises: include the exercises' instructor versions (with their solutions).
 
     Returns:
-        list[Path]: the .ipynb files; checkpoints and the exercises' student versions (which
-        stop at the first exercise by design) are left out.
+        list[Path]: the .ipynb files; the exercises' student versions (which stop at the first
+        exercise by design) are left out.
     """
     folder = Path(folder)
     found = sorted(folder.glob("*.ipynb"))
     if exercises:
         found += sorted(folder.glob("exercises/instructor/*.ipynb"))
-    return [p for p in found if ".ipynb_checkpoints" not in p.parts]
+    return found
 
 
 def execute_notebook(path: str | Path, quick: bool = True) -> nbformat.NotebookNode:

@@ -271,11 +271,7 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         ``return_history``, the tuple (image, History).
     """
     _check_image(content, "content")
-    styles = [style] if isinstance(style, torch.Tensor) else list(style)
-    if not styles:
-        raise ValueError("Give at least one style image.")
-    for i, s in enumerate(styles):
-        _check_image(s, "style" if len(styles) == 1 else f"style[{i}]", batch_one=True)
+    styles = _style_list(style)
     blend = _blend_weights(style_blend, len(styles))
     batch = _batch_size(content, content_weight, style_weight)
     alpha = _per_image(content_weight, "content_weight", batch, content.device)
@@ -375,11 +371,7 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], layers: str
     Returns:
         (batch, 3, H, W) in [0, 1]; with ``return_history``, (image, History).
     """
-    styles = [style] if isinstance(style, torch.Tensor) else list(style)
-    if not styles:
-        raise ValueError("Give at least one style image.")
-    for i, s in enumerate(styles):
-        _check_image(s, "style" if len(styles) == 1 else f"style[{i}]", batch_one=True)
+    styles = _style_list(style)
     hw = (size, size) if isinstance(size, int) else tuple(size)
     if batch < 1:
         raise ValueError(f"batch must be 1 or more, got {batch}.")
@@ -514,6 +506,16 @@ def _check_image(image, name: str, batch_one: bool = False) -> None:
     check_image(image, name, batch_one)
     if not bool(((image >= 0) & (image <= 1)).all()):  # NaN fails too
         raise ValueError(f"{name} must hold values in [0, 1]: clamp it with .clamp(0, 1).")
+
+
+def _style_list(style: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
+    """One style image or several -> a checked list of (1, 3, h, w) images."""
+    styles = [style] if isinstance(style, torch.Tensor) else list(style)
+    if not styles:
+        raise ValueError("Give at least one style image.")
+    for i, s in enumerate(styles):
+        _check_image(s, "style" if len(styles) == 1 else f"style[{i}]", batch_one=True)
+    return styles
 
 
 def _batch_size(content: torch.Tensor, *weights) -> int:
