@@ -2,18 +2,19 @@
 
 The reference is written the way most tutorials write it: the network rebuilt as one
 ``nn.Sequential`` with ``ContentLoss`` / ``StyleLoss`` modules inserted after the chosen layers,
-fp32, one image at a time, a Python loop with Adam and a clamp. It optimizes the same objective
-as `nstutils.style_transfer` (same layers, weights and normalizations, no mirror padding), on the
-same network, for the same number of steps, in the same run. Both results are then scored by
-the same evaluator: the reference's own loss modules.
+fp32, one image at a time, a Python loop with Adam at a constant learning rate and a clamp. It
+optimizes the same objective as `nstutils.style_transfer` (same layers, weights,
+normalizations and mirror border), on the same network, in the same run. nstutils runs twice:
+with the same number of steps at full size, and coarse to fine (half size, then full size, 200
+steps in all). Every result is scored by the same evaluator: the reference's own loss modules.
 
 DeepDream and feature visualization are compared the same way with plain references: a full
 forward to the logits with a hook on the layer, one image, gradient steps on the pixels (the
 dream: normalized-gradient ascent per octave with roll jitter; the visualization: Adam on the
 pixels with roll jitter). Each pair is scored by the objective it climbs.
 
-Run:  python benchmarks/bench_style_transfer.py [--sizes 256 512] [--steps 300] [--device cpu]
-      [--dream-size 512] [--vis-size 128]
+Run:  python benchmarks/bench_style_transfer.py [--sizes 256 512] [--steps 300]
+      [--coarse-steps 100 100] [--device cpu] [--dream-size 512] [--vis-size 128]
 """
 
 import argparse
@@ -26,7 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import nstutils as nst
-from nstutils.style import CONTENT_WEIGHT, LEARNING_RATES, STYLE_WEIGHT, TV_WEIGHT, default_layers
+from nstutils.style import (BORDER, CONTENT_WEIGHT, LEARNING_RATES, STYLE_WEIGHT, TV_WEIGHT,
+                            default_layers)
 
 LR = LEARNING_RATES["adam"]
 
@@ -73,6 +75,11 @@ class Normalization(nn.Module):
         return (img - self.mean) / self.std
 
 
+def mirror(img):
+    """Pad with a mirror border, as nstutils does before the network (same objective)."""
+    return F.pad(img, (BORDER,) * 4, mode="reflect")
+
+
 def build_reference(model, content, style, content_layers, style_layers):
     """Unroll EfficientNet-Lite0 into a Sequential with loss modules after the chosen layers."""
     net = model.net
@@ -83,11 +90,13 @@ def build_reference(model, content, style, content_layers, style_layers):
 
     def add_losses(name):
         if name in content_layers:
-            loss = ContentLoss(seq(content))
+            loss = ContentLoss(seq(mirror(content)))
             seq.add_module(f"content_{name.replace('.', '_')}", loss)
             content_losses.append(loss)
         if name in style_layers:
-            loss = StyleLoss(seq(style))
+            # The style image may differ in size from the content: skip the content losses.
+            body = nn.Sequential(*(m for m in seq if not isinstance(m, ContentLoss)))
+            loss = StyleLoss(body(style))
             seq.add_module(f"style_{name.replace('.', '_')}", loss)
             style_losses.append(loss)
 
@@ -108,7 +117,7 @@ def build_reference(model, content, style, content_layers, style_layers):
         add_losses(f"block{i}")
     # E_l of the content image normalizes every style layer to start near 1 (as nstutils does).
     with torch.no_grad():
-        seq(content)
+        seq(mirror(content))
     for loss in style_losses:
         loss.weight = 1.0 / (len(style_losses) * float(loss.loss))
     return seq, content_losses, style_losses
@@ -126,7 +135,7 @@ def reference_transfer(model, content, style, steps, lr):
     opt = torch.optim.Adam([img], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
-        seq(img)
+        seq(mirror(img))
         c = sum(l.loss for l in c_losses) / len(c_losses)
         s = sum(l.loss for l in s_losses)
         loss = CONTENT_WEIGHT * c + STYLE_WEIGHT * s + TV_WEIGHT * tv(img)
@@ -141,7 +150,7 @@ def score(evaluator, img):
     """The reference's total loss of an image: the common yardstick for both results."""
     seq, c_losses, s_losses = evaluator
     with torch.no_grad():
-        seq(img)
+        seq(mirror(img))
         c = float(sum(l.loss for l in c_losses) / len(c_losses))
         s = float(sum(l.loss for l in s_losses))
     total = CONTENT_WEIGHT * c + STYLE_WEIGHT * s + TV_WEIGHT * float(tv(img))
@@ -242,6 +251,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
     parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--coarse-steps", type=int, nargs=2, default=[100, 100],
+                        help="nstutils coarse to fine: steps at half size, then at full size")
     parser.add_argument("--device", default=None)
     parser.add_argument("--dream-size", type=int, default=512)
     parser.add_argument("--vis-size", type=int, default=128)
@@ -254,24 +265,38 @@ def main():
     warm_style = nst.sample_image("swirl", size=tuple(warm.shape[-2:]), device=device)
     reference_transfer(model, warm, warm_style, 2, LR)
     nst.style_transfer(warm, warm_style, model, 2, progress=False)
-    print(f"{'size':>5} {'impl':>10} {'steps/s':>8} {'wall s':>8} {'peak MiB':>9} "
-          f"{'content':>8} {'style':>8} {'total':>8}")
     for size in args.sizes:
-        content = nst.sample_image("chelsea", size=size, device=device)
-        style = nst.sample_image("swirl", size=tuple(content.shape[-2:]), device=device)
-        (ref_img, evaluator), ref_s, ref_mem = timed(
-            device, reference_transfer, model, content, style, args.steps, LR)
-        ours, our_s, our_mem = timed(
-            device, nst.style_transfer, content, style, model, args.steps, progress=False)
-        for name, img, seconds, mem in (("reference", ref_img, ref_s, ref_mem),
-                                        ("nstutils", ours, our_s, our_mem)):
-            losses = score(evaluator, img)
-            print(f"{size:>5} {name:>10} {args.steps / seconds:>8.2f} {seconds:>8.1f} "
-                  f"{mem / 2**20:>9.0f} {losses['content']:>8.3f} {losses['style']:>8.4f} "
-                  f"{losses['total']:>8.3f}")
-        print(f"{size:>5} {'speed-up':>10} {ref_s / our_s:>8.2f}x\n")
+        bench_transfer(model, device, size, args.steps, args.coarse_steps)
     bench_dream(model, device, args.dream_size)
     bench_visualize(model, device, args.vis_size)
+
+
+def bench_transfer(model, device, size, steps, coarse_steps):
+    """Style transfer at one size: the reference, nstutils with the same steps, and coarse to fine.
+
+    Every result is scored by the reference's own loss modules at full size.
+    """
+    content = nst.sample_image("chelsea", size=size, device=device)
+    style = nst.sample_image("swirl", size=tuple(content.shape[-2:]), device=device)
+    (ref_img, evaluator), ref_s, ref_mem = timed(
+        device, reference_transfer, model, content, style, steps, LR)
+    runs = {"reference": (steps, ref_img, ref_s, ref_mem)}
+    for name, kwargs in (("nstutils", {"steps": steps}),
+                         ("nstutils coarse to fine", {"steps": coarse_steps,
+                                                      "sizes": [size // 2, size]})):
+        img, seconds, mem = timed(device, nst.style_transfer, content, style, model,
+                                  progress=False, **kwargs)
+        runs[name] = (kwargs["steps"], img, seconds, mem)
+    print(f"style transfer {size} px {'steps':>15} {'steps/s':>8} {'wall s':>8} {'peak MiB':>9} "
+          f"{'content':>8} {'style':>8} {'total':>8} {'speed-up':>9}")
+    for name, (n, img, seconds, mem) in runs.items():
+        losses = score(evaluator, img)
+        n_steps = n if isinstance(n, int) else sum(n)
+        label = n if isinstance(n, int) else "+".join(map(str, n))
+        print(f"  {name:<25} {label:>9} {n_steps / seconds:>8.2f} {seconds:>8.1f} "
+              f"{mem / 2**20:>9.0f} {losses['content']:>8.3f} {losses['style']:>8.4f} "
+              f"{losses['total']:>8.3f} {ref_s / seconds:>8.2f}x")
+    print()
 
 
 def report(task, steps, runs, score_name):

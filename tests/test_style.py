@@ -42,6 +42,17 @@ def test_gram_matrix_ignores_where_things_are():
     assert torch.allclose(gram_matrix(shuffled), gram_matrix(features), atol=1e-6)
 
 
+def test_gram_matrix_gradient_matches_finite_differences_and_stays_full_precision():
+    features = torch.rand(2, 3, 4, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(gram_matrix, (features,))  # the one-product backward
+    assert gram_matrix(features).dtype == torch.float64
+    assert gram_matrix(torch.rand(1, 4, 8, 8).bfloat16()).dtype == torch.float32
+    low = torch.rand(1, 4, 8, 8)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        gram = gram_matrix(low)
+    assert gram.dtype == torch.float32 and torch.allclose(gram, gram_matrix(low))
+
+
 def test_content_loss_is_the_sum_of_squared_differences():
     f = torch.tensor([1.0, 2.0, 3.0]).view(1, 3, 1, 1)
     p = torch.tensor([0.0, 0.0, 1.0]).view(1, 3, 1, 1)
@@ -250,4 +261,4 @@ def test_bfloat16_autocast_reaches_the_float32_losses_within_5_percent(model, ph
         finals[autocast] = history.losses
     # The trajectories differ in detail, as two seeds would; the losses they reach agree.
     assert finals[True]["total"][-1] == pytest.approx(finals[False]["total"][-1], rel=0.05)
-    assert finals[True]["style"][-1] < 0.1 * finals[True]["style"][0]
+    assert finals[True]["style"][-1] < 0.2 * finals[True]["style"][0]  # and it did its job
