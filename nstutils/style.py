@@ -280,7 +280,7 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         progress: show a progress bar.
         autocast: run the network in bfloat16 (Gram matrices and losses stay float32). On
             CUDA it is faster and takes less memory; on a CPU it helps only where the processor
-            has bfloat16 instructions (about 10 % on an AMD Zen 4), and slows down the others.
+            has bfloat16 instructions (about 10 % on an AMD Zen 4); elsewhere it can be slower.
             Ignored on MPS.
         return_history: also return the `History` of the loss terms (all scales in a row).
         log_every: record losses and update the bar every this many steps.
