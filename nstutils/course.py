@@ -8,7 +8,8 @@ from nbclient import NotebookClient
 
 from .quick import QUICK_ENV
 
-CELL_TIMEOUT_S = 900
+CELL_TIMEOUT_S = 900        # full sizes on a laptop CPU
+QUICK_CELL_TIMEOUT_S = 180  # quick mode: a cell takes seconds, so a hang fails in minutes
 
 
 def find_notebooks(folder: str | Path, exercises: bool = True) -> list[Path]:
@@ -63,7 +64,8 @@ def run_notebook(nb: nbformat.NotebookNode, folder: str | Path, quick: bool = Tr
     os.environ[QUICK_ENV] = "1" if quick else "0"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     try:
-        NotebookClient(nb, timeout=CELL_TIMEOUT_S, kernel_name="python3", allow_errors=allow_errors,
+        NotebookClient(nb, timeout=QUICK_CELL_TIMEOUT_S if quick else CELL_TIMEOUT_S,
+                       kernel_name="python3", allow_errors=allow_errors,
                        resources={"metadata": {"path": str(folder)}}).execute()
     finally:
         if previous is None:

@@ -268,7 +268,8 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         init: ``"content"`` (start from the photo), ``"noise"`` (white noise, as Gatys et al.),
             or a (1|B, 3, H, W) tensor in [0, 1].
         optimizer: ``"adam"`` or ``"lbfgs"``.
-        lr: learning rate; 0.05 for Adam and 1.0 for L-BFGS when None.
+        lr: the starting learning rate; 0.05 for Adam and 1.0 for L-BFGS when None. Adam's
+            falls along a half cosine to a tenth of it by the last step (see `LR_DECAY`).
         preserve_color: None, ``"luminance"`` (transfer on the luminance, keep the photo's chroma)
             or ``"histogram"`` (recolour the style image with the photo's colour statistics).
         style_blend: one weight per style image (normalized to sum to 1); equal when None.
@@ -338,7 +339,8 @@ def invert_features(image: torch.Tensor, layers: str | Sequence[str],
         tv_weight: the weight of the total variation (a prior for natural, smooth images).
         init: ``"noise"``, ``"content"`` or a (N, 3, H, W) tensor.
         optimizer: ``"adam"`` or ``"lbfgs"``.
-        lr: learning rate; the optimizer's default when None.
+        lr: the starting learning rate (it decays as in `style_transfer`); the optimizer's
+            default when None.
         seed: seeds the starting noise.
         progress: show a progress bar.
         return_history: also return the `History`.
@@ -381,7 +383,8 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], layers: str
         tv_weight: the weight of the total variation (small: the style loss, divided by its
             value for the starting noise, soon becomes small itself).
         optimizer: ``"adam"`` or ``"lbfgs"``.
-        lr: learning rate; the optimizer's default when None.
+        lr: the starting learning rate (it decays as in `style_transfer`); the optimizer's
+            default when None.
         seed: seeds the starting noise.
         batch: how many textures to make (different noise each).
         progress: show a progress bar.
