@@ -280,22 +280,19 @@ def bench_transfer(model, device, size, steps, coarse_steps):
     style = nst.sample_image("swirl", size=tuple(content.shape[-2:]), device=device)
     (ref_img, evaluator), ref_s, ref_mem = timed(
         device, reference_transfer, model, content, style, steps, LR)
-    runs = {"reference": (steps, ref_img, ref_s, ref_mem)}
-    for name, kwargs in (("nstutils", {"steps": steps}),
-                         ("nstutils coarse to fine", {"steps": coarse_steps,
-                                                      "sizes": [size // 2, size]})):
+    runs = {"reference": ([steps], ref_img, ref_s, ref_mem)}
+    for name, n_steps, sizes in (("nstutils", [steps], [size]),
+                                 ("nstutils coarse to fine", coarse_steps, [size // 2, size])):
         img, seconds, mem = timed(device, nst.style_transfer, content, style, model,
-                                  progress=False, **kwargs)
-        runs[name] = (kwargs["steps"], img, seconds, mem)
+                                  steps=n_steps, sizes=sizes, progress=False)
+        runs[name] = (n_steps, img, seconds, mem)
     print(f"style transfer {size} px {'steps':>15} {'steps/s':>8} {'wall s':>8} {'peak MiB':>9} "
           f"{'content':>8} {'style':>8} {'total':>8} {'speed-up':>9}")
-    for name, (n, img, seconds, mem) in runs.items():
+    for name, (n_steps, img, seconds, mem) in runs.items():
         losses = score(evaluator, img)
-        n_steps = n if isinstance(n, int) else sum(n)
-        label = n if isinstance(n, int) else "+".join(map(str, n))
-        print(f"  {name:<25} {label:>9} {n_steps / seconds:>8.2f} {seconds:>8.1f} "
-              f"{mem / 2**20:>9.0f} {losses['content']:>8.3f} {losses['style']:>8.4f} "
-              f"{losses['total']:>8.3f} {ref_s / seconds:>8.2f}x")
+        print(f"  {name:<25} {'+'.join(map(str, n_steps)):>9} {sum(n_steps) / seconds:>8.2f} "
+              f"{seconds:>8.1f} {mem / 2**20:>9.0f} {losses['content']:>8.3f} "
+              f"{losses['style']:>8.4f} {losses['total']:>8.3f} {ref_s / seconds:>8.2f}x")
     print()
 
 

@@ -256,9 +256,9 @@ def test_bfloat16_autocast_reaches_the_float32_losses_within_5_percent(model, ph
     small, style = nst.resize(photo, 64), nst.resize(swirl, 64)
     finals = {}
     for autocast in (False, True):
-        _, history = style_transfer(small, style, model, steps=40, autocast=autocast,
+        _, history = style_transfer(small, style, model, steps=80, autocast=autocast,
                                     progress=False, return_history=True)
         finals[autocast] = history.losses
     # The trajectories differ in detail, as two seeds would; the losses they reach agree.
     assert finals[True]["total"][-1] == pytest.approx(finals[False]["total"][-1], rel=0.05)
-    assert finals[True]["style"][-1] < 0.2 * finals[True]["style"][0]  # and it did its job
+    assert finals[True]["style"][-1] < 0.1 * finals[True]["style"][0]
