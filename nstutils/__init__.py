@@ -19,8 +19,8 @@ from .quick import quick_mode
 from .dream import deep_dream, dream_gradient, dream_objective, dream_zoom, save_gif
 from .attribution import (completeness_gaps, integrated_gradients, make_baseline,
                           plot_attributions, plot_completeness, saliency, smoothgrad)
-from .style import (content_loss, default_layers, gram_matrix, invert_features,
-                    layer_style_loss, style_loss, style_transfer, synthesize_texture, tv_loss)
+from .losses import content_loss, gram_matrix, layer_style_loss, style_loss, tv_loss
+from .style import default_layers, invert_features, style_transfer, synthesize_texture
 from .objectives import (Objective, channel, class_logit, class_probability, diversity, layer,
                          neuron)
 from .param import FourierImage, ImageParam, PixelImage

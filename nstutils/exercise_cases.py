@@ -11,7 +11,7 @@ from .attribution import integrated_gradients, relu_network
 from .checks import Case
 from .color import with_chroma_of
 from .dream import carry_detail
-from .style import content_loss, gram_matrix, style_loss
+from .losses import content_loss, gram_matrix, style_loss
 from .transforms import Jitter, L2Decay, gaussian_blur
 
 

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from .models import FeatureNetwork, class_index
-from .style import gram_matrix
+from .losses import gram_matrix
 
 Activations = dict[str, torch.Tensor]
 

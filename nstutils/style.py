@@ -29,11 +29,10 @@ import torch.nn.functional as F
 
 from .color import luminance, match_colors, match_luminance, with_chroma_of
 from .images import check_image, resize
+from .losses import content_loss, gram_matrix, layer_style_loss, style_loss, tv_loss
 from .models import FeatureNetwork, resolve_model
 from .optim import History, optimize
 
-GRAM_NORMALIZATIONS = ("none", "hw", "chw")
-REDUCTIONS = ("sum", "mean")
 INITS = ("content", "noise")
 PRESERVE_COLOR = ("luminance", "histogram")
 
@@ -53,149 +52,6 @@ STEPS = 300
 LEARNING_RATES = {"adam": 0.05, "lbfgs": 1.0}
 LR_DECAY = {"adam": 0.1, "lbfgs": 1.0}  # Adam's rate falls to a tenth; L-BFGS searches its steps
 BORDER = 16  # pixels of mirror padding around the canvas (see _features)
-
-
-# --- the losses -------------------------------------------------------------------------------
-
-def gram_matrix(features: torch.Tensor, normalize: str = "hw") -> torch.Tensor:
-    """Compute the Gram matrix G = V V^T of each image's activations (channel co-activations).
-
-    Args:
-        features: (N, C, H, W) activations of one layer.
-        normalize: ``"none"`` (the plain sum over the H*W positions), ``"hw"`` (divide by H*W: the
-            mean over positions, so images of any size compare), or ``"chw"`` (divide by C*H*W,
-            as in many tutorials).
-
-    Returns:
-        (N, C, C) symmetric Gram matrices: float32 (float64 for float64 features), also under
-        autocast.
-    """
-    if not isinstance(features, torch.Tensor) or features.dim() != 4:
-        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
-        raise ValueError(f"gram_matrix takes activations shaped (N, C, H, W), got {shape}.")
-    if normalize not in GRAM_NORMALIZATIONS:
-        raise ValueError(f"Unknown normalize={normalize!r}: use one of {GRAM_NORMALIZATIONS}.")
-    n, c, h, w = features.shape
-    v = features.reshape(n, c, h * w)
-    v = v.to(torch.promote_types(v.dtype, torch.float32))
-    with _without_autocast(v.device.type):
-        gram = _Gram.apply(v)
-    divisor = {"none": 1, "hw": h * w, "chw": c * h * w}[normalize]
-    return gram / divisor if divisor != 1 else gram
-
-
-class _Gram(torch.autograd.Function):
-    """V V^T whose backward is one batched product, (dG + dG^T) V, where autograd would do two."""
-
-    @staticmethod
-    def forward(ctx, v: torch.Tensor) -> torch.Tensor:
-        ctx.save_for_backward(v)
-        return torch.bmm(v, v.transpose(1, 2))
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (v,) = ctx.saved_tensors
-        return torch.bmm(grad + grad.transpose(1, 2), v)
-
-
-def content_loss(features: torch.Tensor, target: torch.Tensor,
-                 reduction: str = "sum") -> torch.Tensor:
-    """Compute the content loss: the squared distance between two images' activations.
-
-    Args:
-        features: (N, C, H, W) activations of the generated images.
-        target: (1 or N, C, H, W) activations of the content image (the content targets).
-        reduction: ``"sum"`` (sum over C, H, W, the literature's definition; Gatys et al. put a
-            1/2 in front) or ``"mean"`` (divide by C*H*W, so layers of any size compare).
-
-    Returns:
-        (N,) one loss per image.
-    """
-    _check_pair(features, target, "features", "target")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"Unknown reduction={reduction!r}: use one of {REDUCTIONS}.")
-    squared = (features.float() - target.float()).pow(2).flatten(1)
-    return squared.sum(1) if reduction == "sum" else squared.mean(1)
-
-
-def layer_style_loss(features: torch.Tensor, target_gram: torch.Tensor,
-                     normalize: str = "hw") -> torch.Tensor:
-    """Compute E_l, the style loss of one layer: sum_ij (G_ij - A_ij)^2.
-
-    Args:
-        features: (N, C, H, W) activations of the generated images at layer l.
-        target_gram: (1 or N, C, C) the style image's Gram matrix A at layer l.
-        normalize: the Gram normalization, as in `gram_matrix` (use the same for both).
-
-    Returns:
-        (N,) E_l for each image.
-    """
-    gram = gram_matrix(features, normalize)
-    _check_pair(gram, target_gram, "gram_matrix(features)", "target_gram")
-    return (gram - target_gram.float()).pow(2).sum(dim=(1, 2))
-
-
-def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, torch.Tensor],
-               weights: Mapping[str, float | torch.Tensor] | None = None,
-               normalize: str = "hw") -> torch.Tensor:
-    """Compute the style loss L_style = sum_l w_l E_l over several layers.
-
-    Args:
-        features: layer -> (N, C_l, H_l, W_l) activations of the generated images.
-        target_grams: layer -> (1 or N, C_l, C_l) Gram matrices of the style image.
-        weights: layer -> w_l (a float, or an (N,) tensor for per-image weights); 1/L each
-            (L layers) when None.
-        normalize: the Gram normalization, as in `gram_matrix`.
-
-    Returns:
-        (N,) one loss per image.
-    """
-    layers = list(target_grams)
-    if not layers:
-        raise ValueError("style_loss needs at least one layer in target_grams.")
-    missing = [name for name in layers if name not in features]
-    if missing:
-        raise ValueError(f"No activations given for the style layers {missing}.")
-    if weights is None:
-        weights = {name: 1 / len(layers) for name in layers}
-    unknown = [name for name in weights if name not in target_grams]
-    if unknown:
-        raise ValueError(f"Weights given for layers without a target Gram matrix: {unknown}.")
-    return sum(weights.get(name, 0.0) * layer_style_loss(features[name], target_grams[name],
-                                                         normalize) for name in layers)
-
-
-def tv_loss(image: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
-    """Compute the total variation: squared differences between neighbouring pixels.
-
-    Args:
-        image: (N, C, H, W).
-        reduction: ``"sum"`` (sum of all squared vertical and horizontal differences) or
-            ``"mean"`` (the mean vertical plus the mean horizontal squared difference, so images
-            of any size compare).
-
-    Returns:
-        (N,) one value per image.
-    """
-    if not isinstance(image, torch.Tensor) or image.dim() != 4:
-        raise ValueError("tv_loss takes images shaped (N, C, H, W).")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"Unknown reduction={reduction!r}: use one of {REDUCTIONS}.")
-    down = (image[:, :, 1:, :] - image[:, :, :-1, :]).pow(2).flatten(1)
-    right = (image[:, :, :, 1:] - image[:, :, :, :-1]).pow(2).flatten(1)
-    if reduction == "sum":
-        return down.sum(1) + right.sum(1)
-    return down.mean(1) + right.mean(1)
-
-
-def _check_pair(a: torch.Tensor, b: torch.Tensor, name_a: str, name_b: str) -> None:
-    for t, name in ((a, name_a), (b, name_b)):
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{name} must be a tensor, got {type(t).__name__}.")
-    if a.dim() != b.dim() or a.shape[1:] != b.shape[1:] or b.shape[0] not in (1, a.shape[0]):
-        raise ValueError(f"{name_a} is shaped {tuple(a.shape)} but {name_b} is shaped "
-                         f"{tuple(b.shape)}: they must match (the second may have batch 1). "
-                         "Were they taken at the same layer, from images of the same size?")
 
 
 # --- layers -----------------------------------------------------------------------------------
@@ -662,13 +518,6 @@ def _append(history: History, run: History) -> None:
         history.losses.setdefault(name, []).extend(values)
     history.steps += run.steps
     history.interrupted = run.interrupted
-
-
-def _without_autocast(device_type: str):
-    """A context that turns autocast off where the device has it, so a product stays float32."""
-    if torch.amp.is_autocast_available(device_type):
-        return torch.autocast(device_type, enabled=False)
-    return contextlib.nullcontext()
 
 
 def _autocast(x: torch.Tensor, enabled: bool):
