@@ -27,8 +27,9 @@ import torch.nn.functional as F
 from torch import nn
 
 import nstutils as nst
-from nstutils.style import (BORDER, CONTENT_WEIGHT, LEARNING_RATES, STYLE_WEIGHT, TV_WEIGHT,
-                            default_layers)
+from nstutils.style import BORDER
+from nstutils.style_settings import (CONTENT_WEIGHT, LEARNING_RATES, STYLE_WEIGHT, TV_WEIGHT,
+                                     default_layers)
 
 LR = LEARNING_RATES["adam"]
 

@@ -1,8 +1,7 @@
 """Visible checks for the exercises: compare a student's function with stored reference values.
 
 Each check case (in ``exercise_cases.py``) has seeded inputs and a reference function from the
-package. The reference
-outputs are stored in ``references.json`` next to this file, written by
+package. The reference outputs are stored in ``references.json`` next to this file, written by
 ``python -m nstutils.checks`` (run it after changing the package; a test keeps the file current).
 A check runs the student's function on the same inputs and reports which value is off, and by
 how much.
@@ -11,22 +10,13 @@ how much.
 import json
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
+from .exercise_cases import CASES, Case
+
 REFERENCES = Path(__file__).with_name("references.json")
-
-
-@dataclass(frozen=True)
-class Case:
-    """One check: seeded inputs, the package function that answers it, and a tolerance."""
-
-    inputs: Callable[[], tuple]
-    reference: Callable[..., torch.Tensor]
-    rtol: float = 1e-4
-    hint: str = ""
 
 
 def relative_error(got: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
@@ -113,7 +103,7 @@ def generate_references() -> dict:
         dict: name -> nested list of floats.
     """
     out = {}
-    for name, case in sorted(_all_cases().items()):
+    for name, case in sorted(CASES.items()):
         with torch.no_grad():
             value = case.reference(*case.inputs())
         out[name] = torch.as_tensor(value, dtype=torch.float64).tolist()
@@ -121,16 +111,9 @@ def generate_references() -> dict:
 
 
 def _case(name: str) -> Case:
-    cases = _all_cases()
-    if name not in cases:
-        raise ValueError(f"No check named {name!r}. Checks: {', '.join(sorted(cases))}.")
-    return cases[name]
-
-
-def _all_cases() -> dict[str, Case]:
-    from .exercise_cases import CASES  # imported late: the cases import this module
-
-    return CASES
+    if name not in CASES:
+        raise ValueError(f"No check named {name!r}. Checks: {', '.join(sorted(CASES))}.")
+    return CASES[name]
 
 
 if __name__ == "__main__":

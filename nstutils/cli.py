@@ -192,8 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one subcommand per task."""
     from .images import MIN_SIZE
     from .models import MODELS
-    from .style import (CONTENT_WEIGHT, INITS, LEARNING_RATES, PRESERVE_COLOR, STEPS, STYLE_WEIGHT,
-                        TV_WEIGHT)
+    from .style_settings import (CONTENT_WEIGHT, INITS, LEARNING_RATES, PRESERVE_COLOR, STEPS,
+                                 STYLE_WEIGHT, TV_WEIGHT)
 
     parser = _Parser(prog="nst", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -5,14 +5,27 @@ stores the results in ``references.json``; `nstutils.checks.check` compares a st
 with them.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 
-from .attribution import integrated_gradients, relu_network
-from .checks import Case
+from .attribution import integrated_gradients
+from .axioms import relu_network
 from .color import with_chroma_of
 from .dream import carry_detail
 from .losses import content_loss, gram_matrix, style_loss
 from .transforms import Jitter, L2Decay, gaussian_blur
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check: seeded inputs, the package function that answers it, and a tolerance."""
+
+    inputs: Callable[[], tuple]
+    reference: Callable[..., torch.Tensor]
+    rtol: float = 1e-4
+    hint: str = ""
 
 
 def _generator(seed: int) -> torch.Generator:

@@ -171,3 +171,87 @@ def _without_autocast(device_type: str):
     if torch.amp.is_autocast_available(device_type):
         return torch.autocast(device_type, enabled=False)
     return contextlib.nullcontext()
+
+
+class ContentLoss:
+    """The content term of an optimization: its targets P are taken once, then compared each step.
+
+    Each layer's `content_loss` (reduction "mean") is divided by the mean square of its targets,
+    so every layer starts on the same footing; the layers' values are averaged.
+
+    Args:
+        targets: layer -> (1 or N, C, H, W) activations P of the content image(s).
+    """
+
+    def __init__(self, targets: Mapping[str, torch.Tensor]):
+        if not targets:
+            raise ValueError("ContentLoss needs the targets of at least one layer.")
+        self.targets = {name: p.detach().float() for name, p in targets.items()}
+        self.scales = {name: p.pow(2).flatten(1).mean(1).clamp_min(1e-12)
+                       for name, p in self.targets.items()}
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers this loss reads."""
+        return list(self.targets)
+
+    def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Compare activations with the targets.
+
+        Args:
+            features: layer -> (N, C, H, W) activations of the generated images.
+
+        Returns:
+            (N,) the mean over layers of content_loss / mean(P^2).
+        """
+        per_layer = [content_loss(features[n], p, "mean") / self.scales[n]
+                     for n, p in self.targets.items()]
+        return sum(per_layer) / len(per_layer)
+
+
+class StyleLoss:
+    """The style term of an optimization: target Gram matrices A taken once, `style_loss` each step.
+
+    Args:
+        grams: layer -> (1, C, C) target Gram matrices A (normalization ``"hw"``).
+        weights: layer -> w_l (a float or a (1 or N,) tensor).
+    """
+
+    def __init__(self, grams: Mapping[str, torch.Tensor],
+                 weights: Mapping[str, float | torch.Tensor]):
+        if not grams:
+            raise ValueError("StyleLoss needs the Gram matrices of at least one layer.")
+        self.grams = {name: g.detach().float() for name, g in grams.items()}
+        self.weights = dict(weights)
+
+    @property
+    def layers(self) -> list[str]:
+        """The layers this loss reads."""
+        return list(self.grams)
+
+    def normalized_at(self, features: Mapping[str, torch.Tensor]) -> "StyleLoss":
+        """Divide each w_l by E_l at some reference activations, so every layer starts near w_l.
+
+        Args:
+            features: layer -> (1 or N, C, H, W) activations of the reference image(s): the
+                photo in style transfer, the starting noise in texture synthesis.
+
+        Returns:
+            StyleLoss: the same targets, weights ``w_l / E_l(reference)``, shape (1 or N,).
+        """
+        weights = {}
+        for name, gram in self.grams.items():
+            start = layer_style_loss(features[name].detach(), gram)
+            weights[name] = self.weights[name] / start.clamp_min(1e-12 + 1e-8 * gram.pow(2).sum())
+        return StyleLoss(self.grams, weights)
+
+    def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        """Compare activations with the target Gram matrices.
+
+        Args:
+            features: layer -> (N, C, H, W) activations of the generated images.
+
+        Returns:
+            (N,) sum_l w_l E_l.
+        """
+        return style_loss(features, self.grams, self.weights)

@@ -6,7 +6,8 @@ import torch
 import nstutils as nst
 from nstutils.color import match_colors, rgb_to_ycbcr, with_chroma_of, ycbcr_to_rgb
 from nstutils.losses import content_loss, gram_matrix, layer_style_loss, style_loss, tv_loss
-from nstutils.style import default_layers, invert_features, style_transfer, synthesize_texture
+from nstutils.style import invert_features, style_transfer, synthesize_texture
+from nstutils.style_settings import default_layers
 
 # One image, two channels, two positions: channel 0 is (1, 2), channel 1 is (3, 4).
 V = torch.tensor([[[[1.0, 2.0]], [[3.0, 4.0]]]])  # (1, 2, 1, 2)
