@@ -6,9 +6,10 @@
   image, times (image - baseline). Its attributions add up to F(image) - F(baseline)
   (completeness), which `return_delta=True` checks numerically.
 - `make_baseline`: black, gray, blurred or noise baselines.
-- Small networks you can read by eye, one per axiom of Sundararajan et al. (2017).
-- `plot_attributions`: overlays on the photo with a diverging colormap and a colorbar;
-  `plot_completeness`: the completeness gap against the number of steps.
+- `completeness_gaps`: how far each quadrature rule is from completeness, by number of steps.
+- `attribution_map`: one signed value per pixel, ready to draw.
+
+The networks of the axioms are in `nstutils.axioms`, the figures in `nstutils.plot_attribution`.
 
 Every function works on any model that maps a batch ``(N, ...)`` to scores ``(N, K)`` (or
 ``(N,)``), on the device of its inputs, and evaluates many path points per forward, at most
@@ -17,15 +18,10 @@ Every function works on any model that maps a batch ``(N, ...)`` to scores ``(N,
 
 from collections.abc import Sequence
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator
 from torch import nn
 
-from .images import to_numpy
-from .plot import style_axes
 from .transforms import gaussian_blur
 
 METHODS = ("riemann", "trapezoid", "gauss_legendre")
@@ -287,71 +283,7 @@ def completeness_gaps(model: nn.Module, x: torch.Tensor, target: Target = None,
     return gaps
 
 
-# --- small networks for the axioms ----------------------------------------------------------
-
-def _linear(weight: list[list[float]], bias: list[float]) -> nn.Linear:
-    layer = nn.Linear(len(weight[0]), len(weight))
-    with torch.no_grad():
-        layer.weight.copy_(torch.tensor(weight))
-        layer.bias.copy_(torch.tensor(bias))
-    return layer
-
-
-def _frozen(net: nn.Module) -> nn.Module:
-    return net.requires_grad_(False).eval()
-
-
-def saturating_network() -> nn.Module:
-    """f(x) = 1 - ReLU(1 - x): flat (zero gradient) for x >= 1, yet f(2) - f(0) = 1.
-
-    The sensitivity axiom: x = 2 and the baseline 0 differ in one feature and get different
-    outputs, so that feature must get a non-zero attribution. The plain gradient gives 0.
-
-    Returns:
-        nn.Module: (N, 1) -> (N, 1).
-    """
-    return _frozen(nn.Sequential(_linear([[-1.0]], [1.0]), nn.ReLU(), _linear([[-1.0]], [1.0])))
-
-
-def relu_network() -> nn.Module:
-    """Three layers with ReLU: f(x) = 2 sigmoid(z) - 1 with z = x1 - 2 x2 + 0.5.
-
-    The middle layer computes z as ReLU(z) - ReLU(-z), so it has a ReLU layer the sigmoid
-    network does not have, yet it computes the very same function.
-
-    Returns:
-        nn.Module: (N, 2) -> (N, 1).
-    """
-    return _frozen(nn.Sequential(
-        _linear([[1.0, -2.0], [-1.0, 2.0]], [0.5, -0.5]), nn.ReLU(),   # [ReLU(z), ReLU(-z)]
-        _linear([[1.0, -1.0]], [0.0]), nn.Sigmoid(),                   # sigmoid(z)
-        _linear([[2.0]], [-1.0])))                                     # 2 sigmoid(z) - 1
-
-
-def sigmoid_network() -> nn.Module:
-    """Two layers with a sigmoid: f(x) = 2 sigmoid(x1 - 2 x2 + 0.5) - 1, like `relu_network`.
-
-    Returns:
-        nn.Module: (N, 2) -> (N, 1).
-    """
-    return _frozen(nn.Sequential(_linear([[1.0, -2.0]], [0.5]), nn.Sigmoid(),
-                                 _linear([[2.0]], [-1.0])))
-
-
-def symmetric_network() -> nn.Module:
-    """f(x) = ReLU(x1 + x2 - 1) + 0.5 ReLU(x3): swapping x1 and x2 never changes the output.
-
-    Symmetry preservation: when x1 = x2 and the baseline's x1' = x2', the two symmetric features
-    must get equal attributions.
-
-    Returns:
-        nn.Module: (N, 3) -> (N, 1).
-    """
-    return _frozen(nn.Sequential(_linear([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [-1.0, 0.0]),
-                                 nn.ReLU(), _linear([[1.0, 0.5]], [0.0])))
-
-
-# --- figures --------------------------------------------------------------------------------
+# --- display --------------------------------------------------------------------------------
 
 def attribution_map(attributions: torch.Tensor) -> torch.Tensor:
     """Reduce attributions to one value per pixel: the sum over colour channels.
@@ -370,92 +302,3 @@ def attribution_map(attributions: torch.Tensor) -> torch.Tensor:
             raise ValueError(f"Expected one map, got a batch of {a.shape[0]}: index it.")
         a = a[0]
     return a
-
-
-def plot_attributions(image: torch.Tensor, attributions: dict[str, torch.Tensor],
-                      alpha: float = 0.85, percentile: float = 99.5, ncols: int | None = None,
-                      size: float = 3.4, show_input: bool = True,
-                      suptitle: str | None = None) -> Figure:
-    """Overlay attribution maps on a photo, each with its colorbar.
-
-    Signed maps use a diverging colormap centred on zero (red: pushes the score up, blue:
-    pushes it down); maps that are never negative (saliency) use the red half only. Each map is
-    drawn over a grey copy of the photo, and a pixel's colour is more opaque the larger its
-    value, so the photo shows through where the attribution is small. The colour range is
-    clipped at a high percentile of |value| so a few extreme pixels do not wash the map out.
-
-    Args:
-        image: (1, 3, H, W) in [0, 1].
-        attributions: title -> (1, 3, H, W) attributions or (1, H, W) / (H, W) maps.
-        alpha: the opacity of the strongest colours.
-        percentile: where to clip |value| for the colour range.
-        ncols: panels per row (all in one row, at most 4, when None).
-        size: the height of a panel in inches.
-        show_input: draw the photo itself in the first panel.
-        suptitle: a title over the figure.
-
-    Returns:
-        Figure.
-    """
-    photo = to_numpy(image).astype(np.float32) / 255
-    grey = np.repeat(photo.mean(2, keepdims=True), 3, axis=2) * 0.7 + 0.15
-    n = len(attributions) + show_input
-    ncols = ncols or min(n, 4)
-    nrows = -(-n // ncols)
-    aspect = photo.shape[1] / photo.shape[0]
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(size * aspect * ncols * 1.2, size * nrows + 0.5))
-    for ax in axes.flat:
-        ax.axis("off")
-    if show_input:
-        axes.flat[0].imshow(photo)
-        axes.flat[0].set_title("input", fontsize=11)
-    for ax, (title, values) in zip(axes.flat[int(show_input):], attributions.items()):
-        a = attribution_map(values).float().cpu().numpy()
-        if a.shape != photo.shape[:2]:
-            raise ValueError(f"The map {title!r} is {a.shape}, the image {photo.shape[:2]}.")
-        limit = float(np.percentile(np.abs(a), percentile)) or 1.0
-        signed = bool((a < 0).any())
-        cmap = plt.get_cmap("RdBu_r" if signed else "Reds")
-        norm = plt.Normalize(-limit if signed else 0.0, limit)
-        rgba = cmap(norm(a))
-        rgba[..., 3] = alpha * np.clip(np.abs(a) / limit, 0, 1) ** 0.5
-        ax.imshow(grey)
-        ax.imshow(rgba)
-        ax.set_title(title, fontsize=11)
-        fig.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, shrink=0.8, pad=0.02)
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=13, fontweight="bold")
-    return fig
-
-
-def plot_completeness(panels: dict[str, dict[str, dict[int, float]]],
-                      title: str = "Completeness gap of integrated gradients") -> Figure:
-    """Plot the relative completeness gap against the number of steps, one line per rule.
-
-    Args:
-        panels: panel title -> rule name -> {steps: gap}, gaps as from `completeness_gaps`
-            (fractions of |F(x) - F(x')|); gaps below float32 round-off (1e-7) are drawn at 1e-7.
-        title: the title over the figure.
-
-    Returns:
-        Figure: one log-log panel per entry, with the 1 % line.
-    """
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels) + 1.6, 4),
-                             squeeze=False, layout="constrained")
-    for ax, (panel, gaps) in zip(axes[0], panels.items()):
-        for (name, by_steps), marker in zip(gaps.items(), "osD^v"):
-            steps = sorted(by_steps)
-            ax.plot(steps, [100 * max(by_steps[s], 1e-7) for s in steps], marker=marker, lw=1.8,
-                    label=name)
-        ax.axhline(1.0, color="grey", ls="--", lw=1, label="1 %")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(steps, [str(n) for n in steps])
-        ax.xaxis.set_minor_locator(NullLocator())
-        ax.set_yscale("log")
-        style_axes(ax, panel, xlabel="steps (gradient evaluations on the path)",
-                   ylabel="gap, % of |F(x) - F(baseline)|")
-    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right center",
-               frameon=False)
-    fig.suptitle(title, fontsize=13, fontweight="bold")
-    return fig

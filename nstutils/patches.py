@@ -7,39 +7,28 @@ layers see much of the image and fire on textures, parts and objects.
 
 - `patch_pool` builds the pool offline from the scikit-image photos, their crops and mirror
   images;
-- `receptive_field` measures, for a layer, which input pixels a unit depends on (by the gradient
-  of a linearized copy of the network);
+- `nstutils.receptive_field` gives, for a layer, which input pixels a unit depends on;
 - `unit_maxima` runs the pool once and keeps each unit's best activation per image;
-- `top_patches` picks the top k, one per place in a photo, and `plot_patches` draws them with
-  their receptive-field boxes.
+- `top_patches` picks the top k, one per place in a photo; `plot_patches` (in
+  `nstutils.plot_units`) draws them with their receptive-field boxes.
 """
 
-import contextlib
-import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
-from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
-from torch import nn
 from tqdm.auto import tqdm
 
 from .devices import default_device
-from .images import load_image, resize, to_numpy
+from .images import load_image, resize
 from .models import FeatureNetwork
+from .receptive_field import receptive_field
 
 #: The scikit-image photos of the pool (all ship with scikit-image, no download).
 POOL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "camera", "coins",
                "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "retina",
                "moon", "text", "page", "clock", "colorwheel", "logo", "horse")
-
-_ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.GELU, nn.Hardtanh,
-                nn.Hardswish, nn.Sigmoid, nn.Tanh)
-
 
 def _photo_array(name: str) -> np.ndarray:
     import skimage.data
@@ -132,111 +121,6 @@ def patch_pool(size: int = 128, photos: Sequence[str] = POOL_PHOTOS,
                 sources.append(PoolSource(name, box, flipped))
     device = device if device is not None else default_device()
     return PatchPool(torch.cat(images).to(device), sources)
-
-
-# --- receptive fields -------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ReceptiveField:
-    """The input pixels a unit of a layer depends on.
-
-    The unit at row i, column j of the layer's map sees rows ``i * stride + offset`` to
-    ``i * stride + offset + size - 1`` of the input (and the same for columns), clipped to it.
-
-    Attributes:
-        size: the side of the field in input pixels.
-        stride: input pixels between neighbouring units.
-        offset: where unit 0's field starts (negative: it begins in the padding).
-    """
-
-    size: int
-    stride: int
-    offset: int
-
-    def box(self, i: int, j: int, image_size: int) -> tuple[int, int, int, int]:
-        """Return the field of unit (i, j) as (x0, y0, x1, y1), x1 and y1 exclusive, clipped.
-
-        Args:
-            i: the unit's row in the map.
-            j: its column.
-            image_size: the side of the (square) input image.
-
-        Returns:
-            tuple: pixel box inside the image.
-        """
-        y0, x0 = i * self.stride + self.offset, j * self.stride + self.offset
-        clip = lambda v: int(min(max(v, 0), image_size))  # noqa: E731
-        return clip(x0), clip(y0), clip(x0 + self.size), clip(y0 + self.size)
-
-
-@contextlib.contextmanager
-def linearized(model: nn.Module) -> Iterator[None]:
-    """Inside the block, activation functions pass their input through and max-pools average.
-
-    The gradient of a unit of the linearized network is non-zero exactly on the input pixels
-    that some path through the network connects to it: its (theoretical) receptive field.
-    """
-    handles = []
-    for module in model.modules():
-        if isinstance(module, _ACTIVATIONS):
-            handles.append(module.register_forward_hook(lambda _m, inputs, _out: inputs[0]))
-        elif isinstance(module, nn.MaxPool2d):
-            def average(m, inputs, _out):
-                return F.avg_pool2d(inputs[0], m.kernel_size, m.stride, m.padding, m.ceil_mode,
-                                    count_include_pad=True)
-            handles.append(module.register_forward_hook(average))
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-
-
-_FIELDS: dict[tuple[str, str], ReceptiveField] = {}
-
-
-def receptive_field(model: FeatureNetwork, layer: str, max_size: int = 2048) -> ReceptiveField:
-    """Measure the receptive field of a layer's units by gradient (cached per network and layer).
-
-    Args:
-        model: the network.
-        layer: a layer with a spatial map, e.g. ``"block7"``.
-        max_size: the largest probe image tried.
-
-    Returns:
-        ReceptiveField: size, stride and offset, in input pixels.
-    """
-    model.check_layers(layer)
-    key = (model.name, layer)
-    if key not in _FIELDS:
-        size = 128
-        while True:
-            box, stride = _probe(model, layer, size)
-            if min(box[:2]) > 0 and max(box[2:]) < size or size >= max_size:
-                break
-            size *= 2
-        x0, _, x1, _ = box
-        h = size // stride
-        _FIELDS[key] = ReceptiveField(size=x1 - x0, stride=stride, offset=x0 - (h // 2) * stride)
-    return _FIELDS[key]
-
-
-def _probe(model: FeatureNetwork, layer: str, size: int) -> tuple[tuple[int, int, int, int], int]:
-    """Return the support box of the centre unit's gradient, and the layer's stride."""
-    x = torch.zeros(1, 3, size, size, device=model.device, requires_grad=True)
-    with linearized(model), torch.enable_grad():
-        act = model.features(x, layer)[layer]
-        if act.dim() != 4:
-            raise ValueError(f"{layer} has no spatial map (its output is {tuple(act.shape)}): "
-                             "choose a convolutional layer.")
-        h, w = act.shape[-2:]
-        weights = torch.rand(act.shape[1], generator=torch.Generator().manual_seed(0)) + 0.5
-        (act[0, :, h // 2, w // 2] * weights.to(act)).sum().backward()
-    support = x.grad.abs().sum(dim=(0, 1)) > 0
-    rows = torch.nonzero(support.any(dim=1)).flatten()
-    cols = torch.nonzero(support.any(dim=0)).flatten()
-    box = (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
-    return box, size // h
 
 
 # --- the top patches --------------------------------------------------------------------------
@@ -375,82 +259,3 @@ def top_patches(model: FeatureNetwork, pool: PatchPool, layer: str, channel: int
         if len(chosen) == k:
             break
     return chosen
-
-
-def _short(photo: str) -> str:
-    """A photo's name short enough for a panel title."""
-    return {"hubble_deep_field": "hubble", "immunohistochemistry": "cells"}.get(photo, photo)
-
-
-def _draw_patch(ax, pool: PatchPool, patch: Patch, context: float) -> None:
-    """Show a patch with some context around its receptive field, and box the field."""
-    x0, y0, x1, y1 = patch.box
-    side = min(pool.size, round(max(x1 - x0, y1 - y0, 8) * (1 + 2 * context)))
-    vx0 = min(max(0, (x0 + x1 - side) // 2), pool.size - side)  # a square view inside the image
-    vy0 = min(max(0, (y0 + y1 - side) // 2), pool.size - side)
-    view = pool.images[patch.image, :, vy0:vy0 + side, vx0:vx0 + side]
-    ax.imshow(to_numpy(view), extent=(vx0, vx0 + side, vy0 + side, vy0), interpolation="nearest")
-    ax.add_patch(Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.8, ec="#ffd400"))
-    ax.axis("off")
-
-
-def plot_patches(pool: PatchPool, patches: Sequence[Patch], title: str | None = None,
-                 context: float = 0.5, ncols: int = 3, size: float = 1.6) -> Figure:
-    """Draw top patches in a grid, each with a bit of context and its receptive field boxed.
-
-    Args:
-        pool: the pool the patches come from.
-        patches: from `top_patches`.
-        title: over the grid.
-        context: margin shown around each field, as a fraction of the field's side.
-        ncols: patches per row.
-        size: the side of one panel in inches.
-
-    Returns:
-        Figure; each panel's title gives the photo and the activation.
-    """
-    if not patches:
-        raise ValueError("No patches to draw.")
-    nrows = math.ceil(len(patches) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, size * nrows + 0.5),
-                             squeeze=False, layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
-    for ax, patch in zip(axes.flat, patches):
-        _draw_patch(ax, pool, patch, context)
-        ax.set_title(f"{_short(patch.source.photo)} · {patch.activation:.1f}", fontsize=8)
-    if title:
-        fig.suptitle(title, fontsize=11, fontweight="bold")
-    return fig
-
-
-def plot_dataset_vs_optimized(pool: PatchPool,
-                              units: Sequence[tuple[str, torch.Tensor, Sequence[Patch]]],
-                              context: float = 0.5, size: float = 1.3) -> Figure:
-    """One row per unit: its optimized image, then its top dataset patches.
-
-    Args:
-        pool: the pool the patches come from.
-        units: (label, optimized image (1, 3, H, W), patches) for each unit.
-        context: margin around each field, as a fraction of its side.
-        size: the side of one panel in inches.
-
-    Returns:
-        Figure.
-    """
-    if not units:
-        raise ValueError("No units to draw.")
-    ncols = 1 + max(len(patches) for _, _, patches in units)
-    widths = [1.6] + [1.0] * (ncols - 1)  # the optimized image a bit larger
-    fig, axes = plt.subplots(len(units), ncols, squeeze=False, layout="constrained",
-                             figsize=(size * sum(widths), (1.6 * size + 0.4) * len(units)),
-                             gridspec_kw={"width_ratios": widths})
-    for row, (label, optimized, patches) in zip(axes, units):
-        for ax in row:
-            ax.axis("off")
-        row[0].imshow(to_numpy(optimized))
-        row[0].set_title(f"{label}\noptimized", fontsize=8, fontweight="bold")
-        for k, (ax, patch) in enumerate(zip(row[1:], patches)):
-            _draw_patch(ax, pool, patch, context)
-            ax.set_title(f"{k + 1}: {_short(patch.source.photo)}", fontsize=7)
-    return fig

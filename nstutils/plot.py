@@ -1,81 +1,77 @@
-"""Figures for the notebooks. Functions return a matplotlib Figure and never call plt.show()."""
+"""Figures for the notebooks: the shared helpers, and the figures of several lessons.
+
+Every figure function returns its matplotlib Figure and never calls ``plt.show()``; those that
+draw a single chart take ``ax=`` to draw into an axes of a figure of your own. The figures of
+one lesson live next door: `nstutils.plot_attribution` (saliency, integrated gradients) and
+`nstutils.plot_units` (top dataset patches). Only these plotting modules import matplotlib.
+"""
 
 from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .images import to_numpy
 from .models import Prediction
 from .optim import History
+from .param import spectrum_power
 
 
-def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[str] | None = None,
-                ncols: int | None = None, size: float = 3.0, suptitle: str | None = None) -> Figure:
-    """Draw images side by side, without axes, each with an optional title.
+# --- shared helpers ---------------------------------------------------------------------------
+
+def panel_grid(panels: int, ncols: int, panel_size: tuple[float, float],
+               suptitle: str | None = None, margin: tuple[float, float] = (0.0, 0.5),
+               width_ratios: Sequence[float] | None = None,
+               frames: bool = False) -> tuple[Figure, np.ndarray]:
+    """Start a figure of panels in rows: constrained layout, axes off, a title over it all.
 
     Args:
-        images: (N, 3, H, W), or a list of (1, 3, H, W) / (3, H, W), values in [0, 1].
-        titles: one per image.
-        ncols: images per row (all in one row when None, at most 6).
-        size: the height of one panel in inches.
+        panels: how many panels (the last row may be short; its spare axes stay blank).
+        ncols: panels per row (at most ``panels`` are used).
+        panel_size: (width, height) of one panel in inches.
         suptitle: a title over the whole figure.
+        margin: inches added to the figure's (width, height), for colorbars and titles.
+        width_ratios: relative widths of the columns; the figure widens with their sum.
+        frames: keep every axes' frame and ticks (charts), instead of turning them off (images).
 
     Returns:
-        Figure.
+        Figure and its (rows, ncols) array of axes.
     """
-    items = list(images.unbind(0)) if isinstance(images, torch.Tensor) else list(images)
-    if titles is not None and len(titles) != len(items):
-        raise ValueError(f"Got {len(items)} images but {len(titles)} titles.")
-    ncols = ncols or min(len(items), 6)
-    nrows = -(-len(items) // ncols)
-    arrays = [to_numpy(im) for im in items]
-    aspect = max(a.shape[1] / a.shape[0] for a in arrays)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * aspect * ncols, size * nrows + 0.4),
-                             squeeze=False, layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
-    for i, (ax, array) in enumerate(zip(axes.flat, arrays)):
-        ax.imshow(array)
-        if titles is not None:
-            ax.set_title(titles[i], fontsize=11)
+    ncols = max(1, min(ncols, panels))
+    nrows = -(-panels // ncols)
+    widths = list(width_ratios) if width_ratios is not None else [1.0] * ncols
+    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
+                             figsize=(panel_size[0] * sum(widths) + margin[0],
+                                      panel_size[1] * nrows + margin[1]),
+                             gridspec_kw={"width_ratios": widths})
+    if not frames:
+        for ax in axes.flat:
+            ax.axis("off")
     if suptitle:
         fig.suptitle(suptitle, fontsize=13, fontweight="bold")
-    return fig
+    return fig, axes
 
 
-def plot_top_k(predictions: Sequence[Prediction], image: torch.Tensor | None = None,
-               title: str = "Top predictions") -> Figure:
-    """Draw predicted class probabilities as horizontal bars, next to the image if given.
+def single_panel(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
+    """The axes a one-chart figure draws into: ``ax`` if given, else a new figure's only axes.
 
     Args:
-        predictions: from `nstutils.top_k`, most probable first.
-        image: (1, 3, H, W) in [0, 1], shown on the left.
-        title: the title over the bars.
+        ax: axes to draw into, or None.
+        size: (width, height) in inches of the new figure when ax is None.
 
     Returns:
-        Figure.
+        The Figure that ax belongs to (or the new one) and the axes.
     """
-    ncols = 2 if image is not None else 1
-    fig, axes = plt.subplots(1, ncols, figsize=(4.2 * ncols + 1.5, 3.4), squeeze=False,
-                             layout="constrained",
-                             gridspec_kw={"width_ratios": [1, 1.3][-ncols:]})
-    if image is not None:
-        axes[0, 0].imshow(to_numpy(image))
-        axes[0, 0].axis("off")
-    ax = axes[0, -1]
-    labels = [f"{p.label} ({p.index})" for p in predictions][::-1]
-    probs = [100 * p.probability for p in predictions][::-1]
-    colors = plt.cm.viridis([0.35] * (len(probs) - 1) + [0.75])
-    bars = ax.barh(labels, probs, color=colors)
-    ax.bar_label(bars, labels=[f"{p:.1f} %" for p in probs], padding=3, fontsize=10)
-    ax.set_xlim(0, 115)
-    style_axes(ax, title, xlabel="probability (%)", grid=None)
-    return fig
+    if ax is not None:
+        return ax.figure, ax
+    fig, ax = plt.subplots(figsize=size, layout="constrained")
+    return fig, ax
 
 
-def style_axes(ax: plt.Axes, title: str, xlabel: str | None = None, ylabel: str | None = None,
+def style_axes(ax: Axes, title: str, xlabel: str | None = None, ylabel: str | None = None,
                grid: str | None = "both") -> None:
     """Give a chart the course's look: a title, axis labels, a light grid, no top/right frame.
 
@@ -95,8 +91,74 @@ def style_axes(ax: plt.Axes, title: str, xlabel: str | None = None, ylabel: str 
     ax.spines[["top", "right"]].set_visible(False)
 
 
+# --- images and predictions -------------------------------------------------------------------
+
+def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[str] | None = None,
+                ncols: int | None = None, size: float = 3.0, suptitle: str | None = None) -> Figure:
+    """Draw images side by side, without axes, each with an optional title.
+
+    Args:
+        images: (N, 3, H, W), or a list of (1, 3, H, W) / (3, H, W), values in [0, 1].
+        titles: one per image.
+        ncols: images per row (all in one row when None, at most 6).
+        size: the height of one panel in inches.
+        suptitle: a title over the whole figure.
+
+    Returns:
+        Figure.
+    """
+    items = list(images.unbind(0)) if isinstance(images, torch.Tensor) else list(images)
+    if titles is not None and len(titles) != len(items):
+        raise ValueError(f"Got {len(items)} images but {len(titles)} titles.")
+    arrays = [to_numpy(im) for im in items]
+    aspect = max(a.shape[1] / a.shape[0] for a in arrays)
+    fig, axes = panel_grid(len(arrays), ncols or min(len(arrays), 6), (size * aspect, size),
+                           suptitle, margin=(0.0, 0.4))
+    for i, (ax, array) in enumerate(zip(axes.flat, arrays)):
+        ax.imshow(array)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=11)
+    return fig
+
+
+def plot_top_k(predictions: Sequence[Prediction], image: torch.Tensor | None = None,
+               title: str = "Top predictions", ax: Axes | None = None) -> Figure:
+    """Draw predicted class probabilities as horizontal bars, next to the image if given.
+
+    Args:
+        predictions: from `nstutils.top_k`, most probable first.
+        image: (1, 3, H, W) in [0, 1], shown on the left (not with ``ax``).
+        title: the title over the bars.
+        ax: draw the bars into these axes instead of a new figure.
+
+    Returns:
+        Figure.
+    """
+    if ax is not None and image is not None:
+        raise ValueError("plot_top_k draws only the bars into ax=: leave image out, or ax.")
+    if ax is None:
+        panels = 1 + (image is not None)
+        fig, axes = panel_grid(panels, panels, (3.6, 3.4), margin=(1.5, 0.0),
+                               width_ratios=[1, 1.3][-panels:], frames=True)
+        ax = axes[0, -1]
+        if image is not None:
+            axes[0, 0].imshow(to_numpy(image))
+            axes[0, 0].axis("off")
+    labels = [f"{p.label} ({p.index})" for p in predictions][::-1]
+    probs = [100 * p.probability for p in predictions][::-1]
+    colors = plt.cm.viridis([0.35] * (len(probs) - 1) + [0.75])
+    bars = ax.barh(labels, probs, color=colors)
+    ax.bar_label(bars, labels=[f"{p:.1f} %" for p in probs], padding=3, fontsize=10)
+    ax.set_xlim(0, 115)
+    style_axes(ax, title, xlabel="probability (%)", grid=None)
+    return ax.figure
+
+
+# --- charts -----------------------------------------------------------------------------------
+
 def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | None = None,
-                logy: bool = True, title: str = "Loss during optimization") -> Figure:
+                logy: bool = True, title: str = "Loss during optimization",
+                ax: Axes | None = None) -> Figure:
     """Plot loss curves from one or several runs of `nstutils.optimize`.
 
     Args:
@@ -104,12 +166,13 @@ def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | 
         terms: which loss terms to draw; all of them when None.
         logy: use a logarithmic y axis (needs positive losses).
         title: the axes title.
+        ax: draw into these axes instead of a new figure.
 
     Returns:
         Figure.
     """
     runs = histories if isinstance(histories, dict) else {"": histories}
-    fig, ax = plt.subplots(figsize=(6.5, 3.8), layout="constrained")
+    fig, ax = single_panel(ax, (6.5, 3.8))
     for label, history in runs.items():
         for name in terms or history.losses:
             values = history.losses[name]
@@ -121,6 +184,62 @@ def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | 
     ax.legend(frameon=False)
     return fig
 
+
+def plot_spectra(images: dict[str, torch.Tensor], bins: int = 16,
+                 title: str = "Power by spatial frequency", ax: Axes | None = None) -> Figure:
+    """Compare how much fine detail images hold: radially averaged power spectra, log scale.
+
+    Args:
+        images: label -> (N, 3, H, W) image.
+        bins: frequency bands between 0 and 0.5 cycles per pixel.
+        title: the axes title.
+        ax: draw into these axes instead of a new figure.
+
+    Returns:
+        Figure.
+    """
+    fig, ax = single_panel(ax, (6.0, 3.6))
+    for label, image in images.items():
+        frequencies, power = spectrum_power(image, bins)
+        ax.plot(frequencies.numpy(), power.numpy(), lw=2, marker="o", ms=3, label=label)
+    ax.set_yscale("log")
+    style_axes(ax, title, xlabel="spatial frequency (cycles per pixel; 0.5 = alternating pixels)",
+               ylabel="mean power")
+    ax.legend(frameon=False, fontsize=9)
+    return fig
+
+
+def plot_layer_values(values: dict[str, dict[str, float]], ylabel: str = "$E_l$",
+                      logy: bool = True, title: str = "Per-layer values",
+                      ax: Axes | None = None) -> Figure:
+    """Draw grouped bars: one group per layer, one bar per series (e.g. E_l for several images).
+
+    Args:
+        values: series label -> {layer name -> value}; every series names the same layers.
+        ylabel: the y axis label.
+        logy: use a logarithmic y axis (the values must be positive).
+        title: the axes title.
+        ax: draw into these axes instead of a new figure.
+
+    Returns:
+        Figure.
+    """
+    layers = list(next(iter(values.values())))
+    width = 0.8 / len(values)
+    fig, ax = single_panel(ax, (1.3 * len(layers) + 2.5, 3.6))
+    for i, (label, series) in enumerate(values.items()):
+        xs = [k + (i - (len(values) - 1) / 2) * width for k in range(len(layers))]
+        ax.bar(xs, [series[layer] for layer in layers], width * 0.95, label=label)
+    ax.set_xticks(range(len(layers)), layers, rotation=20)
+    if logy:
+        ax.set_yscale("log")
+    style_axes(ax, title, ylabel=ylabel, grid="y")
+    if len(values) > 1:
+        ax.legend(frameon=False)
+    return fig
+
+
+# --- what the layers hold ---------------------------------------------------------------------
 
 def plot_filters(weight: torch.Tensor, ncols: int = 8, size: float = 0.9,
                  title: str | None = None) -> Figure:
@@ -139,20 +258,15 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, size: float = 0.9,
         Figure.
     """
     if weight.dim() != 4 or weight.shape[1] != 3:
-        raise ValueError(f"Expected RGB filters shaped (C_out, 3, k, k), got {tuple(weight.shape)}.")
+        raise ValueError(f"Expected RGB filters shaped (C_out, 3, k, k), got "
+                         f"{tuple(weight.shape)}.")
     weight = weight.detach().float().cpu()
     peaks = weight.abs().flatten(1).max(dim=1).values.clamp(min=1e-12)
     images = weight / (2 * peaks.view(-1, 1, 1, 1)) + 0.5
-    nrows = -(-len(images) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(size * ncols, (size + 0.2) * nrows + 0.5),
-                             squeeze=False, layout="constrained")
-    for ax in axes.flat:
-        ax.axis("off")
+    fig, axes = panel_grid(len(images), ncols, (size, size + 0.2), title)
     for i, (ax, image) in enumerate(zip(axes.flat, images)):
         ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
         ax.set_title(f"{i}: {peaks[i]:.2g}", fontsize=7, pad=2)
-    if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold")
     return fig
 
 
@@ -177,55 +291,25 @@ def plot_feature_maps(activation: torch.Tensor, channels: Sequence[int] | None =
     if maps.dim() != 3:
         raise ValueError(f"Expected activations (1, C, h, w), got {tuple(activation.shape)}.")
     channels = list(range(min(2 * ncols, maps.shape[0]))) if channels is None else list(channels)
+    if not channels:
+        raise ValueError("No channels to draw.")
     bad = [c for c in channels if not 0 <= c < maps.shape[0]]
     if bad:
         raise ValueError(f"Channels {bad} do not exist: this layer has {maps.shape[0]}.")
-    panels = len(channels) + (image is not None)
-    ncols = min(ncols, panels)
-    nrows = -(-panels // ncols)
     aspect = maps.shape[1] / maps.shape[2]  # panel height / width
-    fig, axes = plt.subplots(nrows, ncols, squeeze=False, layout="constrained",
-                             figsize=(size * ncols + 0.8, (size * aspect + 0.3) * nrows + 0.5))
-    for ax in axes.flat:
-        ax.axis("off")
-    flat = list(axes.flat)
+    fig, axes = panel_grid(len(channels) + (image is not None), ncols,
+                           (size, size * aspect + 0.3), title, margin=(0.8, 0.5))
+    panels = list(axes.flat)
     if image is not None:
-        flat.pop(0).imshow(to_numpy(image))
-        axes.flat[0].set_title("input", fontsize=9)
+        first = panels.pop(0)
+        first.imshow(to_numpy(image))
+        first.set_title("input", fontsize=9)
     low, high = float(maps[channels].min()), float(maps[channels].max())
-    shown = None
-    for ax, c in zip(flat, channels):
+    for ax, c in zip(panels, channels):
         shown = ax.imshow(maps[c].numpy(), cmap="magma", vmin=low, vmax=high,
                           interpolation="nearest")
         ax.set_title(f"channel {c}", fontsize=9)
     fig.colorbar(shown, ax=axes, shrink=0.8, label="activation")
-    if title:
-        fig.suptitle(title, fontsize=12, fontweight="bold")
-    return fig
-
-
-def plot_spectra(images: dict[str, torch.Tensor], bins: int = 16,
-                 title: str = "Power by spatial frequency") -> Figure:
-    """Compare how much fine detail images hold: radially averaged power spectra, log scale.
-
-    Args:
-        images: label -> (N, 3, H, W) image.
-        bins: frequency bands between 0 and 0.5 cycles per pixel.
-        title: the axes title.
-
-    Returns:
-        Figure.
-    """
-    from .param import spectrum_power
-
-    fig, ax = plt.subplots(figsize=(6.0, 3.6), layout="constrained")
-    for label, image in images.items():
-        frequencies, power = spectrum_power(image, bins)
-        ax.plot(frequencies.numpy(), power.numpy(), lw=2, marker="o", ms=3, label=label)
-    ax.set_yscale("log")
-    style_axes(ax, title, xlabel="spatial frequency (cycles per pixel; 0.5 = alternating pixels)",
-               ylabel="mean power")
-    ax.legend(frameon=False, fontsize=9)
     return fig
 
 
@@ -242,43 +326,12 @@ def plot_gram_matrices(grams: dict[str, torch.Tensor], channels: int = 32, size:
     Returns:
         Figure.
     """
-    fig, axes = plt.subplots(1, len(grams), figsize=(size * 1.25 * len(grams), size + 0.5),
-                             squeeze=False, layout="constrained")
+    fig, axes = panel_grid(len(grams), len(grams), (size * 1.25, size), suptitle, frames=True)
     for ax, (title, gram) in zip(axes[0], grams.items()):
-        matrix = gram.detach().float().reshape(gram.shape[-2:])[:channels, :channels].cpu()
-        image = ax.imshow(matrix, cmap="magma", interpolation="nearest")
+        matrix = gram.detach().float().cpu().reshape(gram.shape[-2:])[:channels, :channels]
+        image = ax.imshow(matrix.numpy(), cmap="magma", interpolation="nearest")
         ax.set_title(title, fontsize=11)
         ax.set_xlabel("channel j")
         ax.set_ylabel("channel i")
         fig.colorbar(image, ax=ax, shrink=0.85, label="$G_{ij}$")
-    if suptitle:
-        fig.suptitle(suptitle, fontsize=13, fontweight="bold")
-    return fig
-
-
-def plot_layer_values(values: dict[str, dict[str, float]], ylabel: str = "$E_l$",
-                      logy: bool = True, title: str = "Per-layer values") -> Figure:
-    """Draw grouped bars: one group per layer, one bar per series (e.g. E_l for several images).
-
-    Args:
-        values: series label -> {layer name -> value}; every series names the same layers.
-        ylabel: the y axis label.
-        logy: use a logarithmic y axis (the values must be positive).
-        title: the axes title.
-
-    Returns:
-        Figure.
-    """
-    layers = list(next(iter(values.values())))
-    width = 0.8 / len(values)
-    fig, ax = plt.subplots(figsize=(1.3 * len(layers) + 2.5, 3.6), layout="constrained")
-    for i, (label, series) in enumerate(values.items()):
-        xs = [k + (i - (len(values) - 1) / 2) * width for k in range(len(layers))]
-        ax.bar(xs, [series[layer] for layer in layers], width * 0.95, label=label)
-    ax.set_xticks(range(len(layers)), layers, rotation=20)
-    if logy:
-        ax.set_yscale("log")
-    style_axes(ax, title, ylabel=ylabel, grid="y")
-    if len(values) > 1:
-        ax.legend(frameon=False)
     return fig

@@ -1,6 +1,5 @@
 """Saliency, SmoothGrad, integrated gradients: the axioms, completeness, captum's numbers."""
 
-import matplotlib
 import pytest
 import torch
 from torch import nn
@@ -8,21 +7,15 @@ from torch import nn
 import nstutils as nst
 from nstutils.attribution import (
     METHODS,
+    attribution_map,
     completeness_gaps,
     integrated_gradients,
     make_baseline,
     path_points,
-    plot_attributions,
-    plot_completeness,
-    relu_network,
     saliency,
-    saturating_network,
-    sigmoid_network,
     smoothgrad,
-    symmetric_network,
 )
-
-matplotlib.use("Agg")
+from nstutils.axioms import relu_network, saturating_network, sigmoid_network, symmetric_network
 
 
 class LinearScore(nn.Module):
@@ -241,18 +234,11 @@ def test_clear_errors(chelsea):
         saliency(nn.Identity(), chelsea[0])
 
 
-# --- figures --------------------------------------------------------------------------------
+# --- maps for display ---------------------------------------------------------------------------
 
-def test_overlay_figure_has_a_colorbar_per_map(chelsea):
-    maps = {"saliency": torch.rand(1, 64, 64), "IG": torch.randn(1, 3, 64, 64)}
-    fig = plot_attributions(chelsea, maps)
-    colorbars = [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
-    assert len(colorbars) == 2
-    with pytest.raises(ValueError, match="is \\(32, 32\\)"):
-        plot_attributions(chelsea, {"bad": torch.rand(32, 32)})
-
-
-def test_completeness_figure_draws_one_line_per_rule():
-    gaps = {"net": {m: {8: 0.1, 16: 0.01} for m in METHODS}}
-    fig = plot_completeness(gaps)
-    assert len(fig.axes[0].lines) == len(METHODS) + 1  # the rules and the 1 % line
+def test_attribution_map_sums_the_colour_channels_of_one_image():
+    a = torch.randn(1, 3, 4, 5)
+    assert torch.equal(attribution_map(a), a.sum(1)[0])
+    assert torch.equal(attribution_map(a[:, 0]), a[0, 0])
+    with pytest.raises(ValueError, match="batch of 2"):
+        attribution_map(torch.randn(2, 3, 4, 5))

@@ -1,0 +1,226 @@
+"""The figures: what each one draws, ax= for one-chart figures, and the plotting boundary."""
+
+import subprocess
+import sys
+import textwrap
+
+import matplotlib
+import matplotlib.pyplot as plt
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+import nstutils as nst
+from nstutils.optim import History
+from nstutils.patches import Patch
+from nstutils.plot import panel_grid
+
+matplotlib.use("Agg")
+
+HISTORY = History(losses={"total": [4.0, 2.0, 1.0], "style": [3.0, 1.5, 0.5]}, steps=3)
+GAPS = {"riemann": {8: 0.1, 16: 0.05}, "trapezoid": {8: 0.01, 16: 0.002}}
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def image_axes(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.images and ax.get_label() != "<colorbar>"]
+
+
+def colorbars(fig: Figure) -> list:
+    return [ax for ax in fig.axes if ax.get_label() == "<colorbar>"]
+
+
+# --- the shared helpers -------------------------------------------------------------------------
+
+def test_panel_grid_wraps_panels_into_rows_and_turns_axes_off():
+    fig, axes = panel_grid(7, 3, (2.0, 1.5), "seven", margin=(0.5, 0.25))
+    assert axes.shape == (3, 3)
+    assert not any(ax.axison for ax in axes.flat)
+    assert fig._suptitle.get_text() == "seven"
+    assert tuple(fig.get_size_inches()) == pytest.approx((3 * 2.0 + 0.5, 3 * 1.5 + 0.25))
+
+
+def test_panel_grid_uses_no_more_columns_than_panels_and_can_keep_frames():
+    fig, axes = panel_grid(2, 6, (1.0, 1.0), frames=True, width_ratios=[2, 1])
+    assert axes.shape == (1, 2) and all(ax.axison for ax in axes.flat)
+    assert fig._suptitle is None
+    widths = [ax.get_position().width for ax in axes.flat]
+    assert widths[0] > 1.5 * widths[1]
+
+
+# --- one-chart figures draw into a given axes ---------------------------------------------------
+
+ONE_CHART = {
+    "losses": lambda ax: nst.plot_losses({"adam": HISTORY}, ax=ax),
+    "spectra": lambda ax: nst.plot_spectra({"noise": torch.rand(1, 3, 16, 16)}, ax=ax),
+    "layer values": lambda ax: nst.plot.plot_layer_values({"a": {"l1": 1.0, "l2": 2.0}}, ax=ax),
+    "top k": lambda ax: nst.plot_top_k([nst.Prediction(1, "goldfish", 0.9),
+                                        nst.Prediction(2, "shark", 0.1)], ax=ax),
+    "completeness": lambda ax: nst.plot_completeness({"net": GAPS}, ax=ax),
+}
+
+
+@pytest.mark.parametrize("draw", ONE_CHART.values(), ids=ONE_CHART.keys())
+def test_one_chart_figures_draw_into_the_given_axes(draw):
+    fig, (left, right) = plt.subplots(1, 2)
+    assert draw(right) is fig
+    assert len(fig.axes) == 2  # no new axes
+    assert right.lines or right.patches
+    assert not (left.lines or left.patches)
+
+
+@pytest.mark.parametrize("draw", ONE_CHART.values(), ids=ONE_CHART.keys())
+def test_one_chart_figures_make_their_own_figure_without_ax(draw):
+    fig = draw(None)
+    assert isinstance(fig, Figure)
+    charts = [ax for ax in fig.axes if ax.lines or ax.patches]
+    assert len(charts) == 1
+
+
+def test_losses_draw_one_line_per_run_and_term():
+    fig = nst.plot_losses({"adam": HISTORY, "lbfgs": HISTORY}, terms=["style"], title="runs")
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.lines] == ["adam · style", "lbfgs · style"]
+    assert list(ax.lines[1].get_ydata()) == HISTORY.losses["style"]
+    assert ax.get_title() == "runs" and ax.get_yscale() == "log"
+
+
+def test_top_k_puts_the_image_beside_the_bars_and_refuses_it_with_ax():
+    predictions = [nst.Prediction(1, "goldfish", 0.75), nst.Prediction(2, "shark", 0.25)]
+    fig = nst.plot_top_k(predictions, torch.rand(1, 3, 8, 8))
+    assert len(image_axes(fig)) == 1
+    bars = [ax for ax in fig.axes if ax.patches][0]
+    assert sorted(round(p.get_width()) for p in bars.patches) == [25, 75]
+    with pytest.raises(ValueError, match="only the bars"):
+        nst.plot_top_k(predictions, torch.rand(1, 3, 8, 8), ax=plt.subplots()[1])
+
+
+def test_layer_values_draw_one_bar_per_series_and_layer():
+    values = {"photo": {"a": 1.0, "b": 2.0, "c": 3.0}, "painting": {"a": 2.0, "b": 1.0, "c": 5.0}}
+    ax = nst.plot.plot_layer_values(values).axes[0]
+    assert len(ax.patches) == 6
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b", "c"]
+
+
+def test_spectra_figure_draws_one_line_per_image():
+    smooth = torch.linspace(0, 1, 32).view(1, 1, 1, 32).expand(1, 3, 32, 32)
+    fig = nst.plot_spectra({"noise": torch.rand(1, 3, 32, 32), "ramp": smooth})
+    assert [line.get_label() for line in fig.axes[0].lines] == ["noise", "ramp"]
+
+
+# --- image grids --------------------------------------------------------------------------------
+
+def test_show_images_titles_each_panel_and_wraps_rows():
+    fig = nst.show_images(torch.rand(5, 3, 8, 12), titles=list("abcde"), ncols=2, suptitle="five")
+    shown = image_axes(fig)
+    assert [ax.get_title() for ax in shown] == list("abcde")
+    assert len(fig.axes) == 6  # three rows of two, the last panel blank
+    assert fig._suptitle.get_text() == "five"
+    with pytest.raises(ValueError, match="2 titles"):
+        nst.show_images(torch.rand(3, 3, 8, 8), titles=["a", "b"])
+
+
+def test_filter_and_feature_map_figures(model):
+    fig = nst.plot_filters(model.net._conv_stem.weight, ncols=8)
+    assert len(image_axes(fig)) == 32
+    with pytest.raises(ValueError, match="RGB filters"):
+        nst.plot_filters(torch.zeros(4, 1, 3, 3))
+    act = torch.rand(1, 16, 5, 5)
+    fig = nst.plot_feature_maps(act, [0, 3, 15], image=torch.rand(1, 3, 20, 20), ncols=4)
+    assert [ax.get_title() for ax in image_axes(fig)] == ["input", "channel 0", "channel 3",
+                                                          "channel 15"]
+    assert [ax.get_ylabel() for ax in colorbars(fig)] == ["activation"]
+    with pytest.raises(ValueError, match="do not exist"):
+        nst.plot_feature_maps(act, [16])
+
+
+def test_gram_matrices_get_one_heatmap_and_colorbar_each():
+    grams = {"photo": torch.rand(1, 8, 8), "painting": torch.rand(8, 8)}
+    fig = nst.plot.plot_gram_matrices(grams, channels=4)
+    assert [ax.get_title() for ax in image_axes(fig)] == ["photo", "painting"]
+    assert image_axes(fig)[0].images[0].get_array().shape == (4, 4)
+    assert len(colorbars(fig)) == 2
+
+
+# --- attribution --------------------------------------------------------------------------------
+
+def test_attribution_overlays_get_a_colorbar_each_signed_or_not():
+    image = torch.rand(1, 3, 16, 24)
+    maps = {"saliency": torch.rand(1, 16, 24), "IG": torch.randn(1, 3, 16, 24)}
+    fig = nst.plot_attributions(image, maps, suptitle="maps")
+    assert [ax.get_title() for ax in image_axes(fig)] == ["input", "saliency", "IG"]
+    low_unsigned, low_signed = (bar.get_ylim()[0] for bar in colorbars(fig))
+    assert low_unsigned == 0 and low_signed < 0  # only a signed map gets the blue half
+    fig = nst.plot_attributions(image, maps, show_input=False, ncols=1)
+    assert [ax.get_title() for ax in image_axes(fig)] == ["saliency", "IG"]
+    with pytest.raises(ValueError, match=r"is \(32, 32\)"):
+        nst.plot_attributions(image, {"bad": torch.rand(32, 32)})
+
+
+def test_completeness_figure_draws_one_panel_per_entry_and_one_line_per_rule():
+    fig = nst.plot_completeness({"smooth": GAPS, "photo": GAPS}, title="gaps")
+    assert [ax.get_title() for ax in fig.axes] == ["smooth", "photo"]
+    assert all(len(ax.lines) == len(GAPS) + 1 for ax in fig.axes)  # the rules and the 1 % line
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["riemann", "trapezoid", "1 %"]
+    assert fig._suptitle.get_text() == "gaps"
+    with pytest.raises(ValueError, match="one panel"):
+        nst.plot_completeness({"smooth": GAPS, "photo": GAPS}, ax=plt.subplots()[1])
+
+
+# --- top patches --------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def pool():
+    return nst.patch_pool(64, photos=["chelsea", "coffee"], device="cpu")
+
+
+def patches_of(pool, boxes):
+    return [Patch(i, 10.0 - i, box, pool.sources[i]) for i, box in enumerate(boxes)]
+
+
+def test_plot_patches_boxes_each_field_where_it_is(pool):
+    boxes = [(0, 0, 10, 10), (20, 30, 52, 62), (40, 8, 64, 40)]
+    fig = nst.plot_patches(pool, patches_of(pool, boxes), title="unit", ncols=2)
+    panels = image_axes(fig)
+    assert len(panels) == 3 and len(fig.axes) == 4
+    drawn = [(r.get_x(), r.get_y(), r.get_x() + r.get_width(), r.get_y() + r.get_height())
+             for ax in panels for r in ax.patches]
+    assert drawn == boxes
+    assert panels[1].get_title() == "chelsea · 9.0"
+    assert fig._suptitle.get_text() == "unit"
+    with pytest.raises(ValueError, match="No patches"):
+        nst.plot_patches(pool, [])
+
+
+def test_dataset_vs_optimized_draws_a_row_per_unit(pool):
+    patches = patches_of(pool, [(0, 0, 10, 10), (5, 5, 20, 20), (30, 30, 40, 40)])
+    fig = nst.plot_dataset_vs_optimized(pool, [("unit a", torch.rand(1, 3, 32, 32), patches),
+                                               ("unit b", torch.rand(1, 3, 32, 32), patches[:2])])
+    assert len(fig.axes) == 2 * 4
+    assert len(image_axes(fig)) == 1 + 3 + 1 + 2
+    assert sum(len(ax.patches) for ax in fig.axes) == 5
+    assert fig.axes[0].get_title() == "unit a\noptimized"
+    assert fig.axes[0].get_position().width > 1.4 * fig.axes[1].get_position().width
+
+
+# --- the plotting boundary ----------------------------------------------------------------------
+
+def test_computing_modules_do_not_import_matplotlib():
+    # The package's __init__ exports the figures too, so load the modules under an empty
+    # package: what is left in sys.modules is what they import themselves.
+    code = textwrap.dedent("""
+        import importlib.util, sys, types
+        package = types.ModuleType("nstutils")
+        package.__path__ = list(importlib.util.find_spec("nstutils").submodule_search_locations)
+        sys.modules["nstutils"] = package
+        import nstutils.attribution, nstutils.patches, nstutils.axioms
+        print(sorted(name for name in sys.modules if name.split(".")[0] == "matplotlib"))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
