@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 from .devices import default_device
 from .images import load_image, resize
 from .models import FeatureNetwork
-from .receptive_field import receptive_field
+from .receptive_fields import receptive_field
 
 #: The scikit-image photos of the pool (all ship with scikit-image, no download).
 POOL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "camera", "coins",

@@ -5,7 +5,7 @@ import torch
 
 import nstutils as nst
 from nstutils.patches import POOL_PHOTOS, _square_boxes
-from nstutils.receptive_field import ReceptiveField
+from nstutils.receptive_fields import ReceptiveField
 
 PHOTOS = ["chelsea", "coffee", "brick"]
 
