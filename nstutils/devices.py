@@ -11,8 +11,7 @@ def default_device() -> torch.device:
     """
     if torch.cuda.is_available():
         return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if torch.backends.mps.is_available():  # Apple GPUs (torch >= 2.1 always has the module)
         return torch.device("mps")
     return torch.device("cpu")
 

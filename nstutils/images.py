@@ -2,6 +2,7 @@
 
 import io
 import math
+import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -9,11 +10,13 @@ from typing import Any
 import numpy as np
 import PIL.Image
 import PIL.ImageOps
-import requests
 import torch
 import torch.nn.functional as F
+import torchvision.transforms.functional as TF
+import torchvision.utils
 
 from .devices import default_device
+from .download import DownloadError, download
 
 MAX_SIZE = 2048
 MIN_SIZE = 32
@@ -66,14 +69,18 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None,
 
 
 def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
-    """Resize with antialiasing.
+    """Resize with bicubic antialiasing, then clamp to [0, 1] (bicubic overshoots at edges).
+
+    Because of the clamp this is for images only: resize a signed difference (such as
+    DeepDream's detail) with ``F.interpolate`` instead. A same-size call returns ``image``
+    itself, unclamped.
 
     Args:
-        image: (N, 3, H, W).
+        image: (N, C, H, W).
         size: an int for the longer side (aspect kept), or (H, W).
 
     Returns:
-        (N, 3, H', W') in the same range, clamped to [0, 1].
+        (N, C, H', W') clamped to [0, 1].
     """
     h, w = image.shape[-2:]
     if isinstance(size, int):
@@ -124,7 +131,7 @@ def _to_tensor(src: Any) -> torch.Tensor:
     if isinstance(src, (str, Path)):
         text = str(src)
         if text.startswith(("http://", "https://")):
-            return _from_pil(_open(io.BytesIO(_download(text)), text))
+            return _from_pil(_open(io.BytesIO(_download_image(text)), text))
         path = Path(text).expanduser()
         if not path.is_file():
             raise FileNotFoundError(f"No image file at {path.resolve()}. Check the path, or use "
@@ -150,15 +157,16 @@ def _upload_content(src: Any) -> bytes | None:
     return None
 
 
-def _download(url: str) -> bytes:
-    try:
-        response = requests.get(url, timeout=30, headers={"User-Agent": "nstutils/0.1"})
-        response.raise_for_status()
-    except requests.RequestException as err:
-        raise ImageError(f"Could not download an image from {url} ({type(err).__name__}). "
-                         "Check the address and the network, or save the file and load its "
-                         "path.") from None
-    return response.content
+def _download_image(url: str) -> bytes:
+    """The bytes behind an image URL, through the package's one download path (a temporary file)."""
+    with tempfile.TemporaryDirectory(prefix="nstutils-") as folder:
+        try:
+            path = download(url, Path(folder) / "image", "an image",
+                            hint="Check the address and the network, or save the file and load "
+                                 "its path.", progressbar=False)
+        except DownloadError as err:
+            raise ImageError(str(err)) from None
+        return path.read_bytes()
 
 
 def _open(fp: Any, what: str) -> PIL.Image.Image:
@@ -235,7 +243,7 @@ def _from_tensor(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def to_pil(image: torch.Tensor) -> PIL.Image.Image:
-    """Convert one image to PIL.
+    """Convert one image to PIL, each value rounded to the nearest of the 256 levels.
 
     Args:
         image: (1, 3, H, W) or (3, H, W), values in [0, 1] (clamped).
@@ -243,25 +251,28 @@ def to_pil(image: torch.Tensor) -> PIL.Image.Image:
     Returns:
         PIL.Image.Image: RGB, 8 bits per channel.
     """
-    return PIL.Image.fromarray(to_numpy(image))
-
-
-def to_numpy(image: torch.Tensor) -> np.ndarray:
-    """Convert one image to a uint8 array for matplotlib or PIL.
-
-    Args:
-        image: (1, 3, H, W) or (3, H, W), values in [0, 1] (clamped).
-
-    Returns:
-        np.ndarray: (H, W, 3) uint8.
-    """
     if image.dim() == 4:
         if image.shape[0] != 1:
             raise ValueError(f"Expected one image, got a batch of {image.shape[0]}: "
                              "index it, or use nstutils.image_grid.")
         image = image[0]
-    array = image.detach().float().clamp(0, 1).mul(255).round().byte()
-    return array.permute(1, 2, 0).cpu().numpy()
+    if image.dim() != 3 or image.shape[0] != 3:
+        raise ValueError("Expected an RGB image (1, 3, H, W) or (3, H, W), "
+                         f"got {tuple(image.shape)}.")
+    # to_pil_image truncates floats (0.999 -> 254), so round to uint8 first.
+    return TF.to_pil_image(image.detach().float().clamp(0, 1).mul(255).round().byte())
+
+
+def to_numpy(image: torch.Tensor) -> np.ndarray:
+    """Convert one image to a uint8 array for matplotlib or PIL (rounded as `to_pil` does).
+
+    Args:
+        image: (1, 3, H, W) or (3, H, W), values in [0, 1] (clamped).
+
+    Returns:
+        np.ndarray: (H, W, 3) uint8, writable.
+    """
+    return np.array(to_pil(image))
 
 
 def save_image(image: torch.Tensor, path: str | Path) -> Path:
@@ -282,13 +293,16 @@ def save_image(image: torch.Tensor, path: str | Path) -> Path:
 
 def image_grid(images: torch.Tensor | list[torch.Tensor], ncols: int | None = None,
                pad: int = 4, fill: float = 1.0) -> torch.Tensor:
-    """Tile images into one, resizing each to the first one's height.
+    """Tile images into one, resizing each to the first one's height (torchvision's make_grid).
+
+    Narrower images are left-aligned in cells as wide as the widest one; there is padding
+    between the images but not around the grid.
 
     Args:
         images: (N, 3, H, W), or a list of (1, 3, H_i, W_i) / (3, H_i, W_i).
-        ncols: images per row; all in one row when None.
+        ncols: images per row (at most ``len(images)``); all in one row when None.
         pad: pixels between images.
-        fill: the colour of the padding (1 = white).
+        fill: the colour of the padding and of empty cells (1 = white).
 
     Returns:
         (1, 3, H', W') in [0, 1].
@@ -301,11 +315,8 @@ def image_grid(images: torch.Tensor | list[torch.Tensor], ncols: int | None = No
     items = [resize(im[None], (h, max(1, round(im.shape[-1] * h / im.shape[-2]))))[0]
              for im in items]
     w = max(im.shape[-1] for im in items)
-    ncols = ncols or len(items)
-    nrows = math.ceil(len(items) / ncols)
-    grid = torch.full((3, nrows * (h + pad) - pad, ncols * (w + pad) - pad), fill,
-                      dtype=items[0].dtype, device=items[0].device)
-    for i, im in enumerate(items):
-        r, c = divmod(i, ncols)
-        grid[:, r * (h + pad):r * (h + pad) + h, c * (w + pad):c * (w + pad) + im.shape[-1]] = im
+    cells = torch.stack([F.pad(im, (0, w - im.shape[-1]), value=fill) for im in items])
+    grid = torchvision.utils.make_grid(cells, nrow=ncols or len(items), padding=pad, pad_value=fill)
+    if len(items) > 1:  # make_grid frames the grid (but not a single image): drop the frame
+        grid = grid[:, pad:grid.shape[1] - pad, pad:grid.shape[2] - pad]
     return grid[None]

@@ -1,24 +1,23 @@
-"""Pretrained networks seen as a chain of named layers that take RGB images in [0, 1].
+"""The registry of pretrained networks, their weights, and the ImageNet class names.
 
-``load_model(name)`` is the registry. Every network comes back as a `FeatureNetwork`:
+``load_model(name)`` returns a `FeatureNetwork` (see ``feature_network.py``):
 
 - ``model(image)`` gives ImageNet logits for a batch ``(N, 3, H, W)`` of RGB in [0, 1]
   (normalization happens inside, so notebooks never repeat its constants);
 - ``model.layers`` lists the readable layer names in forward order (``block5.expand``,
-  ``relu4_2`` ...), ready for a widget;
+  ``relu4_2`` ...), ready for a widget; ``model.spatial_layers`` the ones with an (h, w) map;
 - ``model.features(image, ["block3", "block7"])`` returns those activations and stops the forward
   after the last one;
 - ``with model.capture(["block5"]) as acts:`` records activations during any forward; the hooks
   are removed when the block ends.
+
+``weights_cached(name)`` tells whether a network loads without network access.
 """
 
-import contextlib
 import difflib
 import functools
-import math
 import re
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -29,208 +28,11 @@ from torch import nn
 from .devices import default_device
 from .download import DownloadError, fetch, mirrored
 from .efficientnet_lite import EfficientNetLite0
-from .images import check_image
+from .feature_network import FeatureNetwork, Layer, UnknownLayerError
 
-Stage = Callable[[torch.Tensor], torch.Tensor]
-
-
-class UnknownLayerError(KeyError):
-    """A layer name that the network does not have."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
-
-
-@dataclass(frozen=True)
-class Layer:
-    """Where a named activation comes from: the module whose output it is, and its stage."""
-
-    module: nn.Module
-    stage: int
-
-
-class FeatureNetwork(nn.Module):
-    """A pretrained ImageNet classifier with named layers, taking RGB in [0, 1].
-
-    Args:
-        name: the registry name, e.g. ``"efficientnet_lite0"``.
-        net: the underlying network (holds the parameters).
-        stages: callables run in order; the last one returns the logits.
-        layers: readable name -> `Layer`, in forward order.
-        mean: per-channel mean subtracted from RGB in [0, 1].
-        std: per-channel divisor.
-        min_size: the smallest image side the network accepts.
-    """
-
-    def __init__(self, name: str, net: nn.Module, stages: Sequence[Stage],
-                 layers: dict[str, Layer], mean: Sequence[float], std: Sequence[float],
-                 min_size: int):
-        super().__init__()
-        self.name = name
-        self.net = net
-        self._stages = list(stages)
-        self._layers = dict(layers)
-        self.min_size = min_size
-        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
-        self._shapes: dict[str, tuple[int, ...]] = {}
-
-    @property
-    def layers(self) -> list[str]:
-        """The readable layer names, shallow to deep (``"logits"`` last)."""
-        return list(self._layers)
-
-    def __repr__(self) -> str:
-        return f"FeatureNetwork({self.name!r}, {len(self._layers)} layers, device={self.device})"
-
-    @property
-    def device(self) -> torch.device:
-        """The device the weights are on."""
-        return self.mean.device
-
-    def normalize(self, image: torch.Tensor) -> torch.Tensor:
-        """Apply the network's input normalization.
-
-        Args:
-            image: (N, 3, H, W) RGB in [0, 1].
-
-        Returns:
-            (N, 3, H, W) normalized input.
-        """
-        self._check_image(image)
-        return (image - self.mean) / self.std
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Classify a batch.
-
-        Args:
-            image: (N, 3, H, W) RGB in [0, 1].
-
-        Returns:
-            (N, 1000) ImageNet logits.
-        """
-        return self._run(image, len(self._stages))
-
-    def features(self, image: torch.Tensor, layers: str | Sequence[str]) -> dict[str, torch.Tensor]:
-        """Return the activations of the named layers, stopping after the last one needed.
-
-        Args:
-            image: (N, 3, H, W) RGB in [0, 1].
-            layers: a layer name or a list of them (see ``model.layers``).
-
-        Returns:
-            dict: name -> (N, C, h, w) activation ((N, 1000) for ``"logits"``), in the order asked.
-        """
-        names = self.check_layers(layers)
-        last_stage = max(self._layers[n].stage for n in names)
-        with self.capture(names) as acts:
-            self._run(image, last_stage + 1)
-        return {n: acts[n] for n in names}
-
-    @contextlib.contextmanager
-    def capture(self, layers: str | Sequence[str]) -> Iterator[dict[str, torch.Tensor]]:
-        """Record the named activations during every forward inside the ``with`` block.
-
-        Args:
-            layers: a layer name or a list of them.
-
-        Yields:
-            dict: name -> the latest activation of that layer; hooks are removed on exit.
-        """
-        acts: dict[str, torch.Tensor] = {}
-        handles = []
-        try:
-            for name in self.check_layers(layers):
-                def hook(_module, _inputs, output, name=name):
-                    acts[name] = output
-                handles.append(self._layers[name].module.register_forward_hook(hook))
-            yield acts
-        finally:
-            for handle in handles:
-                handle.remove()
-
-    def check_layers(self, layers: str | Sequence[str], spatial: bool = False) -> list[str]:
-        """Validate layer names and return them as a list.
-
-        Args:
-            layers: a layer name or a list of them.
-            spatial: refuse layers without an (h, w) map, such as ``"logits"``.
-
-        Returns:
-            list[str]: the names, in the order given.
-
-        Raises:
-            UnknownLayerError: with the closest valid names.
-            ValueError: a layer is not spatial although ``spatial`` asks for it.
-        """
-        names = [layers] if isinstance(layers, str) else list(layers)
-        if not names:
-            raise ValueError("No layer given: pass a name such as "
-                             f"{self.layers[len(self.layers) // 2]!r} (see model.layers).")
-        for name in names:
-            if name not in self._layers:
-                close = difflib.get_close_matches(str(name), self.layers, n=3)
-                suggestion = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
-                raise UnknownLayerError(
-                    f"{self.name} has no layer {name!r}.{suggestion} "
-                    f"Its layers are {', '.join(self.layers)}.")
-            if spatial and len(self._probe_shapes()[name]) != 4:
-                raise ValueError(f"This needs a spatial layer, not {name!r}: it has no (h, w) "
-                                 "map. Pick a convolutional one such as "
-                                 f"{self.layers[len(self.layers) // 2]!r} (see model.layers).")
-        return names
-
-    def channels(self, layer: str) -> int:
-        """Return the number of channels (or logits) of a layer.
-
-        Args:
-            layer: a layer name.
-
-        Returns:
-            int: C of the (N, C, h, w) activation.
-        """
-        self.check_layers(layer)
-        return self._probe_shapes()[layer][1]
-
-    def stride(self, layer: str) -> int:
-        """Return how many input pixels one position of a layer's map steps over.
-
-        Args:
-            layer: a spatial layer name.
-
-        Returns:
-            int: a power of 2 (1 for a full-resolution layer).
-        """
-        self.check_layers(layer, spatial=True)
-        return 2 ** round(math.log2(self._probe_side() / self._probe_shapes()[layer][-1]))
-
-    def _probe_side(self) -> int:
-        return 8 * self.min_size
-
-    def _probe_shapes(self) -> dict[str, tuple[int, ...]]:
-        """The activation shape of every layer for one square probe image, measured once."""
-        if not self._shapes:
-            side = self._probe_side()
-            probe = torch.zeros(1, 3, side, side, device=self.device)
-            with torch.inference_mode(), self.capture(self.layers) as acts:
-                self(probe)
-            self._shapes = {n: tuple(a.shape) for n, a in acts.items()}
-        return self._shapes
-
-    def _run(self, image: torch.Tensor, n_stages: int) -> torch.Tensor:
-        x = self.normalize(image)
-        for stage in self._stages[:n_stages]:
-            x = stage(x)
-        return x
-
-    def _check_image(self, image: torch.Tensor) -> None:
-        check_image(image)
-        if min(image.shape[-2:]) < self.min_size:
-            raise ValueError(f"The image is {image.shape[-1]}x{image.shape[-2]} pixels; {self.name} "
-                             f"needs at least {self.min_size} on each side. Load it larger.")
-        if image.device != self.device:
-            raise ValueError(f"The image is on {image.device} but {self.name} is on {self.device}: "
-                             "move one with .to(model.device).")
+__all__ = ["FeatureNetwork", "Layer", "UnknownLayerError", "MODELS", "TORCHVISION_WEIGHTS",
+           "load_model", "resolve_model", "torchvision_cache_dir", "weights_file",
+           "weights_cached", "Prediction", "imagenet_classes", "class_index", "top_k"]
 
 
 # --- the networks ---------------------------------------------------------------------------
@@ -323,13 +125,11 @@ TORCHVISION_WEIGHTS = {
 
 def _torchvision_network(name: str) -> nn.Module:
     """Build a torchvision network and load its ImageNet weights (downloaded once, then cached)."""
-    url = getattr(torchvision.models, TORCHVISION_WEIGHTS[name]).IMAGENET1K_V1.url
-    filename = url.rsplit("/", 1)[-1]
-    folder = torchvision_cache_dir()
+    url, cached = _weights_url(name), weights_file(name)
     source = mirrored(url, "NSTUTILS_WEIGHTS_MIRROR")
-    hash_prefix = re.search(r"-([a-f0-9]+)\.", filename)
-    path = fetch(source, folder, filename, f"the {name} weights",
-                 hint=f"Without network, copy {filename} (from {url}) into that folder, "
+    hash_prefix = re.search(r"-([a-f0-9]+)\.", cached.name)  # torchvision's names carry one
+    path = fetch(source, cached.parent, cached.name, f"the {name} weights",
+                 hint=f"Without network, copy {cached.name} (from {url}) into that folder, "
                       "or use the offline default: load_model('efficientnet_lite0').",
                  sha256_prefix=hash_prefix.group(1) if source == url and hash_prefix else None)
     kwargs = {"aux_logits": True, "init_weights": False} if name == "googlenet" else {}
@@ -348,6 +148,40 @@ def _torchvision_network(name: str) -> nn.Module:
 def torchvision_cache_dir() -> Path:
     """Return the folder where torchvision keeps downloaded weights (torch hub's checkpoints)."""
     return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def _weights_url(name: str) -> str:
+    return getattr(torchvision.models, TORCHVISION_WEIGHTS[name]).IMAGENET1K_V1.url
+
+
+def weights_file(name: str) -> Path:
+    """Return where a torchvision network's weights file is cached (or would be, once downloaded).
+
+    Args:
+        name: a torchvision network of the registry: ``"vgg19"``, ``"vgg16"``, ``"alexnet"``,
+            ``"googlenet"``.
+
+    Returns:
+        Path: a file in `torchvision_cache_dir()`, e.g. ``.../checkpoints/vgg19-dcbb9e9d.pth``.
+    """
+    if name not in TORCHVISION_WEIGHTS:
+        raise ValueError(f"{name!r} has no downloaded weights file. "
+                         f"Choose one of: {', '.join(TORCHVISION_WEIGHTS)}.")
+    return torchvision_cache_dir() / _weights_url(name).rsplit("/", 1)[-1]
+
+
+def weights_cached(name: str) -> bool:
+    """Tell whether `load_model(name)` can run without network.
+
+    Args:
+        name: a registry name; the offline default ``"efficientnet_lite0"`` is always cached.
+
+    Returns:
+        bool: True when the weights are on this machine.
+    """
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
+    return name not in TORCHVISION_WEIGHTS or weights_file(name).is_file()
 
 
 MODELS: dict[str, Callable[[], FeatureNetwork]] = {
@@ -417,10 +251,12 @@ class Prediction(NamedTuple):
 
 
 def imagenet_classes() -> list[str]:
-    """Return the 1000 ImageNet class names, indexed like the logits (they ship with torchvision)."""
-    from torchvision.models._meta import _IMAGENET_CATEGORIES
+    """Return the 1000 ImageNet class names, indexed like the logits (torchvision's weights metadata).
 
-    return list(_IMAGENET_CATEGORIES)
+    Returns:
+        list[str]: ``names[285] == "Egyptian cat"``, ``names[967] == "espresso"``.
+    """
+    return list(torchvision.models.AlexNet_Weights.IMAGENET1K_V1.meta["categories"])
 
 
 def class_index(label: str) -> int:

@@ -2,13 +2,16 @@
 
 import io
 import types
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
+import pooch
 import pytest
 import torch
 
 import nstutils as nst
+from nstutils.download import USER_AGENT
 
 
 def _rgb_array(h=40, w=60, seed=0):
@@ -40,12 +43,25 @@ def test_pil_numpy_bytes_tensor_and_upload_give_the_same_image(image_dir):
         assert torch.allclose(nst.load_image(src, device="cpu"), expected, atol=1e-6)
 
 
-def test_url_downloads_the_image(http_server):
+def test_url_downloads_the_image_through_pooch_into_a_temporary_file(http_server, monkeypatch):
     folder, url = http_server
     array = _rgb_array()
     PIL.Image.fromarray(array).save(folder / "cat.png")
+    calls = []
+
+    def spy(url, **kwargs):
+        calls.append((url, kwargs))
+        return retrieve(url, **kwargs)
+
+    retrieve = pooch.retrieve
+    monkeypatch.setattr(pooch, "retrieve", spy)
     assert torch.equal(nst.load_image(f"{url}/cat.png", device="cpu"), _expected(array))
-    with pytest.raises(nst.ImageError, match="Could not download"):
+    [(asked, kwargs)] = calls
+    assert asked == f"{url}/cat.png"
+    assert kwargs["downloader"].kwargs["headers"] == {"User-Agent": USER_AGENT}
+    assert not Path(kwargs["path"]).exists()  # the temporary folder is gone
+    with pytest.raises(nst.ImageError, match=r"Could not download an image from .*missing\.png "
+                                             r"\(HTTPError\)\. Check the address"):
         nst.load_image(f"{url}/missing.png")
 
 
@@ -166,3 +182,43 @@ def test_to_numpy_save_and_grid(image_dir):
     grid = nst.image_grid([image, image, image], ncols=2, pad=4)
     assert grid.shape == (1, 3, 40 * 2 + 4, 60 * 2 + 4)
     assert grid[0, :, 42, 0].tolist() == [1.0, 1.0, 1.0]  # padding is white
+
+
+def test_to_pil_rounds_to_the_nearest_level_and_refuses_batches_and_non_rgb():
+    pixels = [[(0.0, -0.2, 1 / 255), (0.4 / 255, 128 / 255, 2 / 255), (0.6 / 255, 0.25, 3 / 255)],
+              [(0.998, 0.75, 0.11), (1.0, 254.4 / 255, 0.2), (1.5, 254.6 / 255, 0.31)]]
+    image = torch.tensor(pixels).permute(2, 0, 1)  # (3, 2, 3); truncating would give 0, 63, 254
+    expected = [[[0, 0, 1], [0, 128, 2], [1, 64, 3]],
+                [[254, 191, 28], [255, 254, 51], [255, 255, 79]]]
+    assert nst.to_pil(image).mode == "RGB" and nst.to_pil(image).size == (3, 2)
+    assert nst.to_numpy(image[None]).tolist() == expected
+    assert nst.to_numpy(image).flags.writeable
+    with pytest.raises(ValueError, match="batch of 2.*image_grid"):
+        nst.to_pil(torch.rand(2, 3, 4, 4))
+    with pytest.raises(ValueError, match=r"RGB image .*got \(1, 4, 4\)"):
+        nst.to_pil(torch.rand(1, 1, 4, 4))
+
+
+def test_image_grid_exact_layout_padding_and_fill():
+    a = torch.full((1, 3, 2, 2), 0.2)
+    b = torch.full((3, 2, 3), 0.4)      # wider: sets the cell width, a is left-aligned
+    c = torch.full((1, 3, 4, 4), 0.6)   # taller: resized to the first image's height
+    grid = nst.image_grid([a, b, c], ncols=2, pad=1, fill=0.0)
+    assert grid.shape == (1, 3, 2 + 1 + 2, 3 + 1 + 3)
+    assert torch.allclose(grid[0, 0], torch.tensor([
+        [0.2, 0.2, 0.0, 0.0, 0.4, 0.4, 0.4],
+        [0.2, 0.2, 0.0, 0.0, 0.4, 0.4, 0.4],
+        [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0.6, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0],
+        [0.6, 0.6, 0.0, 0.0, 0.0, 0.0, 0.0]]))
+    assert torch.equal(grid[0, 0], grid[0, 2])  # gray: every channel alike
+    assert torch.equal(nst.image_grid(a), a)  # one image: no padding at all
+    assert nst.image_grid([a, b], pad=0).shape == (1, 3, 2, 6)
+
+
+def test_resize_clamps_to_the_unit_range():
+    edge = torch.zeros(1, 3, 8, 8)
+    edge[..., 4:] = 1.0
+    raw = torch.nn.functional.interpolate(edge, size=(16, 16), mode="bicubic", antialias=True)
+    assert raw.min() < 0 and raw.max() > 1  # bicubic overshoots at an edge ...
+    assert torch.equal(nst.resize(edge, 16), raw.clamp(0, 1))  # ... and resize clamps it back

@@ -1,5 +1,6 @@
 """The network registry: the offline default, torchvision networks, named layers and hooks."""
 
+import hashlib
 import pickle
 
 import pytest
@@ -8,7 +9,8 @@ import torchvision
 
 import nstutils as nst
 from nstutils.efficientnet_lite import SameConv2d
-from nstutils.models import _plain_conv_layers, torchvision_cache_dir
+from nstutils.download import fetch
+from nstutils.models import _plain_conv_layers, torchvision_cache_dir, weights_file
 
 
 def test_chelsea_is_a_cat(model):
@@ -42,7 +44,16 @@ def test_layers_are_named_in_forward_order_with_the_documented_shapes(model):
     assert acts["block1.expand"].shape == (1, 96, 112, 112)  # 16 channels expanded six-fold
     assert acts["block7"].shape == (1, 80, 14, 14)
     assert acts["head"].shape == (1, 1280, 7, 7)
-    assert model.channels("block5.expand") == 240  # block5 takes 40 channels, x6 and model.channels("logits") == 1000
+    assert model.channels("block5.expand") == 240  # block5 takes 40 channels, x6
+    assert model.channels("logits") == 1000
+
+
+def test_spatial_layers_are_all_but_the_logits(model):
+    assert model.spatial_layers == model.layers[:-1]
+    assert model.spatial_layers[0] == "stem" and "logits" not in model.spatial_layers
+    assert model.check_layers(model.spatial_layers, spatial=True) == model.spatial_layers
+    with pytest.raises(ValueError, match="not 'logits'.*see model.spatial_layers"):
+        model.check_layers(["block3", "logits"], spatial=True)
 
 
 def test_features_stop_after_the_last_layer_needed(model):
@@ -130,6 +141,8 @@ def test_torchvision_weights_download_once_then_load_from_the_cache(http_server,
     assert torch.equal(model.net.conv1.conv.weight, reference.conv1.conv.weight)
     assert model(torch.rand(1, 3, 64, 64)).shape == (1, 1000)
     assert "inception4c" in model.layers
+    assert model.spatial_layers[-1] == "inception5b"
+    assert nst.weights_cached("googlenet") and not nst.weights_cached("vgg19")
 
     (folder / filename).unlink()  # now only the cache has it
     again = nst.load_model("googlenet", device="cpu")
@@ -151,9 +164,38 @@ def test_weights_are_loaded_without_running_pickled_code(http_server, monkeypatc
     assert "must never run" not in capsys.readouterr().out
 
 
+def test_weights_cached_knows_where_torchvision_keeps_the_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert weights_file("vgg19") == tmp_path / "hub" / "checkpoints" / "vgg19-dcbb9e9d.pth"
+    assert nst.weights_cached("efficientnet_lite0")  # ships with its pip package
+    assert not nst.weights_cached("alexnet")
+    weights_file("alexnet").parent.mkdir(parents=True)
+    weights_file("alexnet").write_bytes(b"")
+    assert nst.weights_cached("alexnet")
+    with pytest.raises(ValueError, match="Unknown model 'resnet9000'"):
+        nst.weights_cached("resnet9000")
+    with pytest.raises(ValueError, match="no downloaded weights file"):
+        weights_file("efficientnet_lite0")
+
+
+def test_a_corrupt_weights_download_fails_the_hash_check_and_is_deleted(http_server, tmp_path):
+    folder, url = http_server
+    filename = weights_file("alexnet").name  # alexnet-owt-7be5be79.pth: a SHA-256 prefix
+    (folder / filename).write_bytes(b"not the weights: a proxy's error page")
+    cache = tmp_path / "cache"
+    with pytest.raises(nst.DownloadError, match="alexnet weights.*corrupt.*deleted"):
+        fetch(f"{url}/{filename}", cache, filename, "the alexnet weights", hint="",
+              sha256_prefix="7be5be79")
+    assert not (cache / filename).exists()
+    good = hashlib.sha256(b"not the weights: a proxy's error page").hexdigest()[:8]
+    assert fetch(f"{url}/{filename}", cache, filename, "the alexnet weights", hint="",
+                 sha256_prefix=good).is_file()
+
+
 def test_class_names_and_indices():
     names = nst.imagenet_classes()
     assert len(names) == 1000 and names[967] == "espresso"
+    assert names[285] == "Egyptian cat" and names[281:283] == ["tabby", "tiger cat"]
     assert nst.class_index("Goldfish") == 1
     with pytest.raises(ValueError, match="Did you mean 'espresso'"):
         nst.class_index("expresso")

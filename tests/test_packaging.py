@@ -1,6 +1,8 @@
-"""The install story: one dependency list, the README's three commands, and CI running them."""
+"""The install story (one dependency list, the README's commands, CI) and the import rules."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -35,3 +37,29 @@ def test_ci_runs_the_readme_install_and_test_commands():
     ci = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
     assert install in ci and test in ci
     assert ci.index(install) < ci.index(test)
+
+
+# Imports each module with the package's __init__ skipped (it imports the plotting modules for
+# the notebooks' convenience), then lists what pulled matplotlib in.
+_IMPORT_ALONE = """
+import importlib, sys, types
+package = types.ModuleType("nstutils")
+package.__path__ = [sys.argv[1]]
+sys.modules["nstutils"] = package
+for name in sys.argv[2:]:
+    importlib.import_module("nstutils." + name)
+    if "matplotlib" in sys.modules:
+        print(name)
+        break
+"""
+
+
+def test_only_the_plotting_modules_import_matplotlib():
+    folder = ROOT / "nstutils"
+    computing = [p.stem for p in sorted(folder.glob("*.py"))
+                 if p.stem != "__init__" and not p.stem.startswith("plot")]
+    assert {"images", "models", "download", "data", "course"} <= set(computing)
+    run = subprocess.run([sys.executable, "-c", _IMPORT_ALONE, str(folder), *computing],
+                         capture_output=True, text=True, check=True)
+    assert run.stdout == "", f"nstutils.{run.stdout.strip()} imports matplotlib"
+
