@@ -327,9 +327,9 @@ def bench_visualize(model, device, size, layer="block7", channel=42, steps=256):
                                 0.05, 8)
     ours, our_s, our_mem = timed(device, nst.visualize, objective, model, size=size, steps=steps,
                                  progress=False)
-    runs = {"reference (pixels)": (ref_s, ref_mem, nst.robust_score(objective, ref, model)),
+    runs = {"reference (pixels)": (ref_s, ref_mem, nst.robust_score(model, objective, ref)),
             "nstutils (Fourier + transforms)": (our_s, our_mem,
-                                                nst.robust_score(objective, ours, model))}
+                                                nst.robust_score(model, objective, ours))}
     report(f"visualize {layer}:{channel}, {size} px", steps, runs, "robust")
 
 

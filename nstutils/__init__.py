@@ -1,33 +1,70 @@
 """nstutils: helpers for the course "Seeing inside CNNs, then painting with them".
 
 Every function takes RGB images as (N, 3, H, W) float tensors in [0, 1] and works on the
-device of its inputs.
+device of its inputs. The names below are the documented API (``nstutils.__all__``); each is
+loaded from its module the first time it is used, so ``import nstutils`` is quick and importing
+one lesson's module (``nstutils.objectives``) loads neither the others nor matplotlib. Modules
+are reachable as attributes too: ``nstutils.plot``, ``nstutils.axioms`` ...
 """
 
-from .data import PAINTINGS, PHOTOS, sample_image, sample_names
-from .devices import default_device, describe_device
-from .download import DownloadError
-from .generated_styles import GENERATED_STYLES
-from .images import ImageError, image_grid, load_image, resize, save_image, to_numpy, to_pil
-from .models import (MODELS, FeatureNetwork, Prediction, UnknownLayerError, class_index,
-                     imagenet_classes, load_model, top_k)
-from .optim import History, OptimizationError, optimize
-from .plot import plot_losses, plot_top_k, show_images
-from .quick import quick_mode
+import importlib
+import os
 
-# --- exports of the later modules (one import line each) ---
-from .dream import deep_dream, dream_gradient, dream_objective, dream_zoom, save_gif
-from .attribution import (completeness_gaps, integrated_gradients, make_baseline,
-                          plot_attributions, plot_completeness, saliency, smoothgrad)
-from .losses import content_loss, gram_matrix, layer_style_loss, style_loss, tv_loss
-from .style import default_layers, invert_features, style_transfer, synthesize_texture
-from .objectives import (Objective, channel, class_logit, class_probability, diversity, layer,
-                         neuron)
-from .param import FourierImage, ImageParam, PixelImage
-from .transforms import Blur, Jitter, L2Decay, Pad, RandomRotate, RandomScale, standard_transforms
-from .render import robust_score, visualize
-from .patches import (patch_pool, plot_dataset_vs_optimized, plot_patches, receptive_field,
-                      top_patches, unit_maxima)
-from .plot import plot_feature_maps, plot_filters, plot_spectra
+# PyTorch's CPU threads wait for work by spinning; on a laptop whose cores are shared with a
+# browser or a second notebook that makes every step many times slower. Passive waiting costs
+# little on a quiet machine. It only takes effect when set before torch is first imported.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+_EXPORTS = {
+    "devices": ["default_device", "describe_device"],
+    "download": ["DownloadError"],
+    "images": ["ImageError", "image_grid", "load_image", "resize", "save_image", "to_numpy",
+               "to_pil"],
+    "data": ["PAINTINGS", "PHOTOS", "sample_image", "sample_names"],
+    "generated_styles": ["GENERATED_STYLES"],
+    "models": ["MODELS", "FeatureNetwork", "Prediction", "UnknownLayerError", "class_index",
+               "imagenet_classes", "load_model", "top_k", "weights_cached"],
+    "optim": ["History", "OptimizationError", "optimize"],
+    "quick": ["quick_mode"],
+    "objective": ["Objective"],
+    "objectives": ["channel", "class_logit", "class_probability", "direction", "diversity",
+                   "layer", "neuron"],
+    "param": ["FourierImage", "ImageParam", "PixelImage"],
+    "transforms": ["Blur", "Jitter", "L2Decay", "Pad", "RandomRotate", "RandomScale",
+                   "standard_transforms"],
+    "render": ["robust_score", "visualize"],
+    "dream": ["deep_dream", "dream_gradient", "dream_objective", "dream_zoom", "save_gif"],
+    "attribution": ["completeness_gaps", "integrated_gradients", "make_baseline", "saliency",
+                    "smoothgrad"],
+    "patches": ["patch_pool", "top_patches", "unit_maxima"],
+    "receptive_fields": ["receptive_field"],
+    "losses": ["content_loss", "gram_matrix", "layer_style_loss", "style_loss", "tv_loss"],
+    "style": ["invert_features", "style_transfer", "synthesize_texture"],
+    "style_settings": ["default_layers"],
+    "plot": ["plot_feature_maps", "plot_filters", "plot_losses", "plot_spectra", "plot_top_k",
+             "show_images"],
+    "plot_attribution": ["plot_attributions", "plot_completeness"],
+    "plot_units": ["plot_dataset_vs_optimized", "plot_patches"],
+}
+_MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
+
+__all__ = list(_MODULE_OF)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    """Load a public name (or a submodule such as ``plot``) the first time it is asked for."""
+    if name in _MODULE_OF:
+        value = getattr(importlib.import_module(f".{_MODULE_OF[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError as err:
+        if err.name != f"{__name__}.{name}":
+            raise
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

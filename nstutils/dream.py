@@ -1,16 +1,22 @@
 """DeepDream: gradient ascent on a photo, so that a layer sees more of what it already sees.
 
-The same ascent as feature visualization, started from a photo instead of noise. What makes it
-work, each a piece of `deep_dream`:
+The same ascent as feature visualization, started from a photo instead of noise, on an
+`Objective` like the others: ``layer(name)`` (the mean square of the layer), ``layer(name,
+channel=c)`` (of one channel) or, with a guide image, ``direction(name, guide's mean feature
+vector)``, summed over the chosen layers. What makes it work, each a piece of `deep_dream`:
 
 - **octaves**: dream on a small copy first, then carry the changes (the "detail") up to the
   next, larger copy of the photo, which brings back the fine detail the small copy had lost;
-- **roll jitter**: shift the image by a random offset before each step (and the gradient back),
-  so the network's stride grid does not print a checkerboard;
+- **roll jitter**: shift the image by a random offset before each step (the gradient flows back
+  through the same roll), so the network's stride grid does not print a checkerboard;
 - **gradient normalization**: divide the gradient by its mean absolute value, so the step size
   means the same for every layer and every image;
-- **tiles**: for large images, compute the gradient one tile at a time, each tile seeing a margin
-  of context around it, so memory stays bounded and the result matches the whole-image gradient.
+- **tiles**: for large images, add up the objective one tile at a time, each tile seeing a margin
+  of context around it; the backward pass recomputes one tile at a time, so memory stays bounded,
+  and the gradient matches the whole-image one.
+
+Each step is one forward and one backward pass through the one loop, `nstutils.optim.optimize`
+(with tiles, each tile's forward runs once more during the backward pass).
 
 Guided dreaming replaces "more of the same" by "more like the guide image": every position of the
 dream is pushed along the guide's mean feature vector, the direction in which the layer "sees"
@@ -24,95 +30,89 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 from tqdm.auto import tqdm
 
 from .images import check_image, resize, to_pil
 from .models import FeatureNetwork, resolve_model
+from .objective import Objective
+from .objectives import direction, layer
 from .optim import optimize
 
-DEFAULT_LAYERS = "block8"
+DEFAULT_LAYER = "block8"
 
 
-class _Objective:
-    """What the dream climbs, position by position, on one or more layers.
-
-    For each layer (N, C, h, w) it gives a map (N, h, w) whose mean over positions is the layer's
-    part of the objective: the mean squared activation (L2), that of one channel, or, with a
-    guide, the dot product with the guide's mean feature vector (divided by C).
-    """
-
-    def __init__(self, model: FeatureNetwork, layers: str | Sequence[str], channel: int | None,
-                 guide: torch.Tensor | None):
-        self.model = model
-        self.layers = model.check_layers(layers, spatial=True)
-        if channel is not None:
-            for layer in self.layers:
-                if not 0 <= channel < model.channels(layer):
-                    raise ValueError(f"channel must be between 0 and {model.channels(layer) - 1} "
-                                     f"for layer {layer!r}, got {channel}.")
-        if channel is not None and guide is not None:
-            raise ValueError("Give either a channel or a guide image, not both.")
-        self.channel = channel
-        self.guide_features = None
-        if guide is not None:
-            check_image(guide, "guide", batch_one=True)
-            with torch.no_grad():
-                feats = model.features(guide, self.layers)
-            self.guide_features = {n: f[0].mean((1, 2)) for n, f in feats.items()}  # (C,)
-        self.strides = {name: model.stride(name) for name in self.layers}
-
-    def maps(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Return layer -> (N, h, w) objective map for a (N, 3, H, W) image."""
-        out = {}
-        for name, a in self.model.features(image, self.layers).items():
-            if self.guide_features is not None:
-                g = self.guide_features[name]
-                out[name] = torch.einsum("nchw,c->nhw", a, g) / a.shape[1]
-            elif self.channel is not None:
-                out[name] = a[:, self.channel] ** 2
-            else:
-                out[name] = (a ** 2).mean(1)
-        return out
+def _build_objective(model: FeatureNetwork, layers: str | Sequence[str], channel: int | None,
+                     guide: torch.Tensor | None) -> Objective:
+    """What the dream climbs: each layer's energy (or one channel's), or the guide's direction."""
+    names = list(dict.fromkeys(model.check_layers(layers, spatial=True)))
+    if channel is not None:  # checked before any forward, so the command line says it at once
+        for name in names:
+            if not 0 <= channel < model.channels(name):
+                raise ValueError(f"channel must be between 0 and {model.channels(name) - 1} for "
+                                 f"layer {name!r}, got {channel}.")
+    if guide is None:
+        return sum(layer(name, channel=channel) for name in names)
+    if channel is not None:
+        raise ValueError("Give either a channel or a guide image, not both.")
+    check_image(guide, "guide", batch_one=True)
+    with torch.no_grad():
+        features = model.features(guide, names)
+    return sum(direction(name, f[0].mean((1, 2)), "guide") for name, f in features.items())
 
 
-def _gradient(objective: _Objective, image: torch.Tensor, tile: int | None,
-              margin: int | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The objective at an image and its gradient, one tile at a time.
+class _NormalizeGradient(torch.autograd.Function):
+    """The identity, whose backward divides the gradient by its mean absolute value."""
+
+    @staticmethod
+    def forward(ctx, image: torch.Tensor) -> torch.Tensor:
+        return image.view_as(image)
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return grad / (grad.abs().mean() + 1e-12)
+
+
+def _tiled_value(objective: Objective, model: FeatureNetwork, image: torch.Tensor,
+                 tile: int | None, margin: int | None) -> torch.Tensor:
+    """The objective at a (1, 3, H, W) image, differentiable, added up one tile at a time.
 
     Each activation position belongs to the tile that holds its top-left pixel; a tile's forward
-    sees ``margin`` pixels of context on every side, and its gradient (margin included) is added
-    into the full gradient. With one tile covering the image this is the plain gradient.
+    sees ``margin`` pixels of context on every side. Tiles run under `checkpoint`, so the backward
+    pass recomputes them one at a time instead of keeping every tile's activations.
     """
     height, width = image.shape[-2:]
-    step = max(objective.strides.values())
     if tile is None or tile >= max(height, width):
-        tile, margin = max(height, width), 0
-    else:
-        if tile < step:
-            raise ValueError(f"tile must be at least {step} pixels (the layer's stride).")
-        tile = tile // step * step
-        margin = step * math.ceil((6 * step if margin is None else margin) / step)
-    counts = {n: math.ceil(height / s) * math.ceil(width / s)
-              for n, s in objective.strides.items()}
-    value = image.new_zeros(())
-    grad = torch.zeros_like(image)
+        return objective(model.features(image, objective.layers))
+    strides = {name: model.stride(name) for name in objective.layers}
+    step = max(strides.values())
+    if tile < step:
+        raise ValueError(f"tile must be at least {step} pixels (the layer's stride).")
+    tile = tile // step * step
+    margin = step * math.ceil((6 * step if margin is None else margin) / step)
+    total = image.new_zeros(())
     for y0 in range(0, height, tile):
         for x0 in range(0, width, tile):
             y1, x1 = min(y0 + tile, height), min(x0 + tile, width)
-            cy, cy1 = _crop_span(y0, y1, margin, height, step, objective.model.min_size)
-            cx, cx1 = _crop_span(x0, x1, margin, width, step, objective.model.min_size)
-            crop = image[..., cy:cy1, cx:cx1].detach().requires_grad_(True)
-            with torch.enable_grad():
-                total = crop.new_zeros(())
-                for name, m in objective.maps(crop).items():
-                    s = objective.strides[name]
-                    rows = slice(math.ceil((y0 - cy) / s), math.ceil((y1 - cy) / s))
-                    cols = slice(math.ceil((x0 - cx) / s), math.ceil((x1 - cx) / s))
-                    total = total + m[:, rows, cols].sum() / counts[name]
-                (g,) = torch.autograd.grad(total, crop)
-            grad[..., cy:cy + crop.shape[-2], cx:cx + crop.shape[-1]] += g
-            value = value + total.detach()
-    return value, grad
+            cy, cy1 = _crop_span(y0, y1, margin, height, step, model.min_size)
+            cx, cx1 = _crop_span(x0, x1, margin, width, step, model.min_size)
+            owned = {name: (slice(math.ceil((y0 - cy) / s), math.ceil((y1 - cy) / s)),
+                            slice(math.ceil((x0 - cx) / s), math.ceil((x1 - cx) / s)),
+                            math.ceil(height / s) * math.ceil(width / s))
+                     for name, s in strides.items()}
+            total = total + checkpoint(_tile_value, image[..., cy:cy1, cx:cx1], objective, model,
+                                       owned, use_reentrant=False, preserve_rng_state=False)
+    return total
+
+
+def _tile_value(crop: torch.Tensor, objective: Objective, model: FeatureNetwork,
+                owned: dict[str, tuple[slice, slice, int]]) -> torch.Tensor:
+    """A tile's part of the objective: its own positions of each map, over the image's count."""
+    total = crop.new_zeros(())
+    for name, m in objective.maps(model.features(crop, objective.layers)).items():
+        rows, cols, count = owned[name]
+        total = total + m[:, rows, cols].mean(0).sum() / count
+    return total
 
 
 def _crop_span(start: int, stop: int, margin: int, size: int, step: int,
@@ -130,9 +130,9 @@ def _crop_span(start: int, stop: int, margin: int, size: int, step: int,
 
 
 def dream_objective(image: torch.Tensor, model: FeatureNetwork | None = None,
-                    layers: str | Sequence[str] = DEFAULT_LAYERS, channel: int | None = None,
+                    layers: str | Sequence[str] = DEFAULT_LAYER, channel: int | None = None,
                     guide: torch.Tensor | None = None) -> float:
-    """The value the dream climbs: the mean squared activation of the layers (summed over layers).
+    """The value the dream climbs: by default the layers' mean squared activations, summed.
 
     Args:
         image: (1, 3, H, W) in [0, 1].
@@ -146,13 +146,11 @@ def dream_objective(image: torch.Tensor, model: FeatureNetwork | None = None,
     """
     model = resolve_model(model, image.device)
     check_image(image, batch_one=True)
-    objective = _Objective(model, layers, channel, guide)
-    with torch.no_grad():
-        return float(sum(m.mean() for m in objective.maps(image).values()))
+    return _build_objective(model, layers, channel, guide).value(model, image)
 
 
 def dream_gradient(image: torch.Tensor, model: FeatureNetwork | None = None,
-                   layers: str | Sequence[str] = DEFAULT_LAYERS, channel: int | None = None,
+                   layers: str | Sequence[str] = DEFAULT_LAYER, channel: int | None = None,
                    guide: torch.Tensor | None = None, tile: int | None = None,
                    margin: int | None = None) -> tuple[float, torch.Tensor]:
     """The dream objective and its gradient, computed over tiles when ``tile`` is given.
@@ -172,8 +170,12 @@ def dream_gradient(image: torch.Tensor, model: FeatureNetwork | None = None,
     """
     model = resolve_model(model, image.device)
     check_image(image, batch_one=True)
-    value, grad = _gradient(_Objective(model, layers, channel, guide), image, tile, margin)
-    return float(value), grad
+    objective = _build_objective(model, layers, channel, guide)
+    image = image.detach().requires_grad_(True)
+    with torch.enable_grad():
+        value = _tiled_value(objective, model, image, tile, margin)
+        (grad,) = torch.autograd.grad(value, image)
+    return float(value.detach()), grad
 
 
 def octave_sizes(height: int, width: int, octaves: int, octave_scale: float,
@@ -203,7 +205,7 @@ def octave_sizes(height: int, width: int, octaves: int, octave_scale: float,
 
 
 def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
-               layers: str | Sequence[str] = DEFAULT_LAYERS, channel: int | None = None,
+               layers: str | Sequence[str] = DEFAULT_LAYER, channel: int | None = None,
                octaves: int = 3, octave_scale: float = 1.4, steps: int = 20, lr: float = 0.01,
                jitter: int = 32, tile: int | None = None, guide: torch.Tensor | None = None,
                normalize: bool = True, progress: bool = True, seed: int = 0) -> torch.Tensor:
@@ -212,14 +214,16 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
     Args:
         image: (1, 3, H, W) in [0, 1], the photo to start from.
         model: a FeatureNetwork (the offline default when None).
-        layers: a layer name or a list of them (see ``model.layers``); deeper: bigger motifs.
-        channel: climb only this channel (None: the whole layer's L2).
+        layers: a layer name or a list of them (see ``model.layers``; ``DEFAULT_LAYER`` is
+            ``"block8"``); deeper: bigger motifs.
+        channel: climb only this channel's mean square (None: the whole layer's).
         octaves: how many sizes, smallest first; 1 dreams at full size only.
         octave_scale: the size ratio between octaves.
         steps: optimizer steps per octave.
         lr: Adam's step size (pixel values are in [0, 1]).
         jitter: the largest random roll in pixels, in each direction (0: none).
-        tile: compute the gradient in tiles of this side (for large images); None: whole image.
+        tile: add up the objective in tiles of this side, so that memory holds one tile's
+            activations at a time (for large images); None: the whole image at once.
         guide: (1, 3, h, w) guide image: climb the similarity to its mean feature vector
             instead (dot product, per position).
         normalize: divide each gradient by its mean absolute value.
@@ -233,7 +237,7 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
     check_image(image, batch_one=True)
     if steps < 0 or jitter < 0:
         raise ValueError(f"steps and jitter must be 0 or more, got {steps} and {jitter}.")
-    objective = _Objective(model, layers, channel, guide)
+    objective = _build_objective(model, layers, channel, guide)
     sizes = octave_sizes(*image.shape[-2:], octaves, octave_scale, model.min_size)
     generator = torch.Generator().manual_seed(seed)
     base = resize(image.detach(), sizes[0])
@@ -245,12 +249,8 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
 
         def loss(dream: torch.Tensor = dream) -> torch.Tensor:
             dy, dx = torch.randint(-jitter, jitter + 1, (2,), generator=generator).tolist()
-            value, grad = _gradient(objective, dream.detach().roll((dy, dx), (-2, -1)), tile, None)
-            grad = grad.roll((-dy, -dx), (-2, -1))
-            if normalize:
-                grad = grad / (grad.abs().mean() + 1e-12)
-            # a scalar worth -value whose gradient with respect to `dream` is -grad
-            return -(value + (grad * (dream - dream.detach())).sum())
+            seen = _NormalizeGradient.apply(dream) if normalize else dream
+            return -_tiled_value(objective, model, seen.roll((dy, dx), (-2, -1)), tile, None)
 
         optimize(dream, loss, steps, lr=lr, after_step=lambda d=dream: d.clamp_(0, 1),
                  progress=progress, desc=f"octave {i + 1}/{len(sizes)} ({size[1]}x{size[0]})")
@@ -290,16 +290,16 @@ def zoom(image: torch.Tensor, factor: float) -> torch.Tensor:
     return resize(image[..., top:top + ch, left:left + cw], (h, w))
 
 
-def dream_zoom(image: torch.Tensor, frames: int = 12, factor: float = 1.05,
-               model: FeatureNetwork | None = None, path: str | Path | None = None,
-               fps: int = 8, progress: bool = True, **dream_options) -> list[torch.Tensor]:
+def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames: int = 12,
+               factor: float = 1.05, path: str | Path | None = None, fps: int = 8,
+               progress: bool = True, **dream_options) -> list[torch.Tensor]:
     """The endless zoom: dream, zoom into the centre a little, dream on that, and so on.
 
     Args:
         image: (1, 3, H, W) in [0, 1], the first frame.
+        model: a FeatureNetwork (the offline default when None).
         frames: how many frames.
         factor: the zoom between frames.
-        model: a FeatureNetwork (the offline default when None).
         path: when given, the frames are written there as a looping GIF.
         fps: frames per second of the GIF.
         progress: show a progress bar over frames.

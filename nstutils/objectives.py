@@ -1,134 +1,32 @@
-"""Objectives for feature visualization: what "make this unit fire" means, as a number.
+"""The building blocks of feature visualization and DeepDream: what "make this unit fire" means.
 
-An `Objective` turns the activations of a batch of images into one number to **maximize**. The
-building blocks are
+Each returns an `Objective` (see `nstutils.objective`), a number to **maximize** computed from a
+batch's activations; they compose with ``+``, ``-`` and scalar ``*``:
+``channel("block7", 12) - 0.5 * diversity("block5")``.
 
-- ``neuron(layer, c)``: unit c at one position (the centre by default) of a layer;
-- ``channel(layer, c)``: channel c averaged over all positions;
-- ``layer(layer)``: the mean square of a whole layer (the DeepDream objective);
+- ``neuron(layer, index)``: unit ``index`` at one position (the centre by default) of a layer;
+- ``channel(layer, index)``: that channel averaged over all positions;
+- ``layer(name)``: the mean square of a whole layer (DeepDream's objective); with
+  ``channel=c``, the mean square of one channel;
+- ``direction(layer, vector)``: how far each position's feature vector points along ``vector``
+  (guided DeepDream climbs a guide image's mean feature vector);
 - ``class_logit("goldfish")``: the logit of an ImageNet class (``class_probability`` for its
   softmax probability, to see why logits are the better target);
 - ``diversity(layer)``: how alike the images of a batch are (their Gram matrices' mean cosine
   similarity); subtract it to get a batch of *different* images for the same unit.
 
-They compose with ``+``, ``-`` and scalar ``*``:
-``channel("block7", 12) - 0.5 * diversity("block5")``.
-An objective knows the layers it reads (``objective.layers``), so one ``model.features`` call
-serves every term.
+``layer``, ``channel`` and ``direction`` are means over positions, so they (and their sums) have
+a per-position form, which DeepDream's tiles use.
 """
-
-from collections.abc import Callable, Sequence
 
 import torch
 
-from .models import FeatureNetwork, class_index
 from .losses import gram_matrix
+from .models import class_index
+from .objective import Activations, Maps, Objective
 
-Activations = dict[str, torch.Tensor]
-
-
-class Objective:
-    """A number computed from activations, to maximize.
-
-    Args:
-        fn: activations (layer name -> (N, C, h, w) tensor) -> scalar tensor.
-        layers: the layer names ``fn`` reads.
-        name: a readable description, used in titles.
-    """
-
-    def __init__(self, fn: Callable[[Activations], torch.Tensor], layers: Sequence[str], name: str):
-        self._fn = fn
-        self.layers = tuple(dict.fromkeys(layers))
-        self.name = name
-
-    def __call__(self, acts: Activations) -> torch.Tensor:
-        """Evaluate on activations.
-
-        Args:
-            acts: layer name -> activation, e.g. ``model.features(x, objective.layers)``.
-
-        Returns:
-            scalar tensor (averaged over the batch).
-        """
-        missing = [name for name in self.layers if name not in acts]
-        if missing:
-            raise KeyError(f"The objective {self.name} needs the activations of {missing}: "
-                           "compute them with model.features(x, objective.layers).")
-        return self._fn(acts)
-
-    def value(self, model: FeatureNetwork, images: torch.Tensor) -> float:
-        """Evaluate on images, without gradients.
-
-        Args:
-            model: the network.
-            images: (N, 3, H, W) in [0, 1].
-
-        Returns:
-            float: the objective.
-        """
-        with torch.no_grad():
-            return float(self(model.features(images, self.layers)))
-
-    def __repr__(self) -> str:
-        return f"Objective({self.name})"
-
-    def __str__(self) -> str:
-        return self.name
-
-    # composition ---------------------------------------------------------------------------
-    def __add__(self, other: "Objective | float") -> "Objective":
-        other = _as_objective(other, "+")
-        return Objective(lambda acts: self(acts) + other(acts), self.layers + other.layers,
-                         f"{self.name} + {other._bracketed()}")
-
-    def __radd__(self, other: float) -> "Objective":
-        if isinstance(other, (int, float)) and other == 0:  # so that sum([...]) works
-            return self
-        return _as_objective(other, "+") + self
-
-    def __sub__(self, other: "Objective | float") -> "Objective":
-        other = _as_objective(other, "-")
-        return Objective(lambda acts: self(acts) - other(acts), self.layers + other.layers,
-                         f"{self.name} - {other._bracketed()}")
-
-    def __rsub__(self, other: float) -> "Objective":
-        return _as_objective(other, "-") - self
-
-    def __mul__(self, factor: float) -> "Objective":
-        if not _is_number(factor):
-            raise TypeError(f"An objective can only be multiplied by a number, got {factor!r}: "
-                            "to combine two objectives, add them.")
-        factor = float(factor)
-        return Objective(lambda acts: factor * self(acts), self.layers,
-                         f"{factor:g} * {self._bracketed()}")
-
-    __rmul__ = __mul__
-
-    def __truediv__(self, divisor: float) -> "Objective":
-        if not _is_number(divisor) or divisor == 0:
-            raise TypeError("An objective can only be divided by a non-zero number, "
-                            f"got {divisor!r}.")
-        return self * (1.0 / divisor)
-
-    def __neg__(self) -> "Objective":
-        return Objective(lambda acts: -self(acts), self.layers, f"-{self._bracketed()}")
-
-    def _bracketed(self) -> str:
-        return f"({self.name})" if (" + " in self.name or " - " in self.name) else self.name
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _as_objective(value: "Objective | float", op: str) -> Objective:
-    if isinstance(value, Objective):
-        return value
-    if _is_number(value):
-        constant = float(value)
-        return Objective(lambda acts: torch.tensor(constant), (), f"{constant:g}")
-    raise TypeError(f"Cannot combine an objective with {type(value).__name__} using {op!r}: "
-                    "use another objective (nstutils.channel(...), ...) or a number.")
+__all__ = ["Objective", "neuron", "channel", "layer", "direction", "class_logit",
+           "class_probability", "gram_similarity", "diversity"]
 
 
 def _check_name(layer: str) -> None:
@@ -142,12 +40,12 @@ def _check_index(index: int, what: str) -> int:
     return index
 
 
-def _channel_of(acts: Activations, layer: str, channel: int) -> torch.Tensor:
+def _channel_of(acts: Activations, layer: str, index: int) -> torch.Tensor:
     act = acts[layer]
-    if channel >= act.shape[1]:
+    if index >= act.shape[1]:
         raise ValueError(f"{layer} has {act.shape[1]} channels (0 to {act.shape[1] - 1}); "
-                         f"channel {channel} does not exist.")
-    return act[:, channel]
+                         f"channel {index} does not exist.")
+    return act[:, index]
 
 
 def _select(values: torch.Tensor, batch: int | None) -> torch.Tensor:
@@ -167,13 +65,13 @@ def _batch_tag(batch: int | None) -> str:
     return f", batch={batch}"
 
 
-def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None,
+def neuron(layer: str, index: int, y: int | None = None, x: int | None = None,
            batch: int | None = None) -> Objective:
-    """One unit: channel ``channel`` of ``layer`` at one position.
+    """One unit: channel ``index`` of ``layer`` at one position.
 
     Args:
         layer: e.g. ``"block7"``.
-        channel: the channel index.
+        index: the channel index.
         y: the row in the activation map; the centre when None.
         x: the column; the centre when None.
         batch: only this image of the batch; all images when None.
@@ -182,10 +80,10 @@ def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None,
         Objective: the unit's activation, averaged over the batch (or of image ``batch``).
     """
     _check_name(layer)
-    _check_index(channel, "channel")
+    _check_index(index, "channel")
 
     def fn(acts: Activations) -> torch.Tensor:
-        maps = _select(_channel_of(acts, layer, channel), batch)
+        maps = _select(_channel_of(acts, layer, index), batch)
         h, w = maps.shape[-2:]
         row = h // 2 if y is None else y
         col = w // 2 if x is None else x
@@ -194,38 +92,76 @@ def neuron(layer: str, channel: int, y: int | None = None, x: int | None = None,
         return maps[:, row, col].mean()
 
     where = "" if y is None and x is None else f", y={y}, x={x}"
-    return Objective(fn, [layer], f"neuron({layer}, {channel}{where}{_batch_tag(batch)})")
+    return Objective(fn, [layer], f"neuron({layer}, {index}{where}{_batch_tag(batch)})")
 
 
-def channel(layer: str, channel: int, batch: int | None = None) -> Objective:
+def channel(layer: str, index: int, batch: int | None = None) -> Objective:
     """A channel: one feature detector, averaged over every position of its map.
 
     Args:
         layer: e.g. ``"block7"``.
-        channel: the channel index.
+        index: the channel index.
         batch: only this image of the batch; all images when None. Summing
             ``channel(layer, c, batch=i)`` over i visualizes several channels in one run.
 
     Returns:
-        Objective: the channel's mean activation over positions (and batch).
+        Objective: the channel's mean activation over positions (and batch); per position, the
+        channel's (N, h, w) map.
     """
     _check_name(layer)
-    index = _check_index(channel, "channel")
-    return Objective(lambda acts: _select(_channel_of(acts, layer, index), batch).mean(), [layer],
-                     f"channel({layer}, {index}{_batch_tag(batch)})")
+    _check_index(index, "channel")
+    return Objective.from_maps(lambda acts: {layer: _select(_channel_of(acts, layer, index), batch)},
+                               [layer], f"channel({layer}, {index}{_batch_tag(batch)})")
 
 
-def layer(layer: str) -> Objective:
-    """A whole layer's energy: the mean of its squared activations (DeepDream's objective).
+def layer(name: str, channel: int | None = None) -> Objective:
+    """A layer's energy: the mean of its squared activations (DeepDream's objective).
 
     Args:
-        layer: e.g. ``"block5"``.
+        name: the layer, e.g. ``"block5"``.
+        channel: only this channel's squared activations; the whole layer when None.
 
     Returns:
-        Objective: mean of activation^2 over channels, positions and batch.
+        Objective: mean of activation^2 over channels (or the one channel), positions and batch;
+        per position, the (N, h, w) map of the mean over channels of activation^2.
+    """
+    _check_name(name)
+    if channel is None:
+        return Objective.from_maps(lambda acts: {name: acts[name].pow(2).mean(1)}, [name],
+                                   f"layer({name})")
+    _check_index(channel, "channel")
+    return Objective.from_maps(lambda acts: {name: _channel_of(acts, name, channel).pow(2)},
+                               [name], f"layer({name}, channel={channel})")
+
+
+def direction(layer: str, vector: torch.Tensor, label: str | None = None) -> Objective:
+    """How far the layer's feature vectors point along a direction, position by position.
+
+    Guided DeepDream climbs ``direction(layer, v)`` with ``v`` a guide image's mean feature
+    vector, so every position of the dream becomes more like the guide.
+
+    Args:
+        layer: e.g. ``"block11"``.
+        vector: (C,) the direction in the layer's channel space (not normalized).
+        label: a short description of the vector for the name, e.g. ``"guide"``.
+
+    Returns:
+        Objective: the mean over positions (and batch) of each feature vector's dot product
+        with ``vector``, divided by C; per position, the (N, h, w) map of those dot products / C.
     """
     _check_name(layer)
-    return Objective(lambda acts: acts[layer].pow(2).mean(), [layer], f"layer({layer})")
+    if not isinstance(vector, torch.Tensor) or vector.dim() != 1:
+        raise ValueError(f"direction needs a (C,) vector, got {getattr(vector, 'shape', vector)}.")
+    vector = vector.detach()
+
+    def maps(acts: Activations) -> Maps:
+        act = acts[layer]
+        if act.dim() != 4 or act.shape[1] != vector.numel():
+            raise ValueError(f"{layer} has activations of shape {tuple(act.shape)}, which do not "
+                             f"match a direction of {vector.numel()} channels.")
+        return {layer: torch.einsum("nchw,c->nhw", act, vector.to(act)) / act.shape[1]}
+
+    return Objective.from_maps(maps, [layer], f"direction({layer}, {label or 'vector'})")
 
 
 def _class_index(label: str | int) -> int:

@@ -3,8 +3,8 @@
 ``visualize(channel("block7", 12))`` starts from a faint random image and takes gradient steps
 on its parameters (see `nstutils.param`) to raise the objective (see `nstutils.objectives`). At
 every step the image first goes through the regularizers (see `nstutils.transforms`): random
-shifts, scales and rotations it must survive, and penalties added to the loss. With
-``param="pixel", transforms=[]`` it is naive gradient ascent on the pixels.
+shifts, scales and rotations it must survive (``transforms``), and terms added to the loss
+(``penalties``). With ``param="pixel", transforms=[]`` it is naive gradient ascent on the pixels.
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from .models import FeatureNetwork, resolve_model
 from .objectives import Objective
 from .optim import History, optimize
 from .param import ImageParam, make_param
-from .transforms import (Jitter, RandomScale, Regularizer, apply_transforms, split_regularizers,
+from .transforms import (Jitter, Penalty, RandomScale, Transform, apply_transforms, check_pieces,
                          standard_transforms)
 
 DEFAULT_SIZE = 128
@@ -24,8 +24,9 @@ DEFAULT_SIZE = 128
 
 def visualize(objective: Objective, model: FeatureNetwork | None = None,
               size: int | tuple[int, int] | None = None, steps: int = 256,
-              transforms: Sequence[Regularizer] | None = None, param: str | ImageParam = "fourier",
-              batch: int | None = None, lr: float = 0.05, seed: int = 0, progress: bool = True,
+              transforms: Sequence[Transform] | None = None, penalties: Sequence[Penalty] = (),
+              param: str | ImageParam = "fourier", batch: int | None = None, lr: float = 0.05,
+              seed: int = 0, progress: bool = True,
               return_history: bool = False) -> torch.Tensor | tuple[torch.Tensor, History]:
     """Find an image that maximizes an objective, by gradient ascent on its parameters.
 
@@ -34,8 +35,11 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
         model: the network; the offline default (EfficientNet-Lite0) when None.
         size: the image side, or (H, W); 128 when None (or the size of ``param`` if given).
         steps: optimization steps (Adam).
-        transforms: transforms and penalties from `nstutils.transforms`, applied in order at every
-            step; `standard_transforms()` when None, ``[]`` for none.
+        transforms: `Transform` pieces from `nstutils.transforms` (``Jitter(8)``, ``Blur(1.0)``
+            ...), applied to the image in order at every step; `standard_transforms()` when
+            None, ``[]`` for none.
+        penalties: `Penalty` pieces (``L2Decay(1.0)``), each added to the loss as a term of its
+            own name.
         param: ``"fourier"`` (Fourier spectrum with colour decorrelation), ``"pixel"`` (plain
             R, G, B pixels), or an `ImageParam` to start from (it is copied, never changed).
         batch: how many images to optimize together (1 when None, or the batch of ``param``);
@@ -59,13 +63,14 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
     if min(image_param.size) < model.min_size:
         raise ValueError(f"An image of {image_param.size} pixels is too small: {model.name} "
                          f"needs at least {model.min_size} on each side.")
-    pieces = standard_transforms() if transforms is None else transforms
-    transform_list, penalties = split_regularizers(pieces)
+    transforms = check_pieces(standard_transforms() if transforms is None else transforms,
+                              "transforms")
+    penalties = check_pieces(penalties, "penalties")
     generator = torch.Generator().manual_seed(seed)
 
     def loss_fn() -> dict[str, torch.Tensor]:
         image = image_param()
-        seen = apply_transforms(image, transform_list, generator)
+        seen = apply_transforms(image, transforms, generator)
         terms = {"objective": -objective(model.features(seen, list(objective.layers)))}
         for penalty in penalties:  # two penalties of one kind add up under one name
             terms[penalty.name] = terms.get(penalty.name, 0) + penalty(image)
@@ -91,7 +96,7 @@ def _resolve_shape(param: str | ImageParam, size, batch) -> tuple[tuple[int, int
     return param.size, param.batch
 
 
-def robust_score(objective: Objective, images: torch.Tensor, model: FeatureNetwork,
+def robust_score(model: FeatureNetwork, objective: Objective, images: torch.Tensor,
                  samples: int = 16, jitter: int = 16,
                  scales: Sequence[float] = (0.8, 0.9, 1.0, 1.1, 1.2), seed: int = 0) -> float:
     """Score images by the objective averaged over random shifts and scales.
@@ -100,9 +105,9 @@ def robust_score(objective: Objective, images: torch.Tensor, model: FeatureNetwo
     features a unit really detects survive being moved a little.
 
     Args:
+        model: the network.
         objective: what to measure.
         images: (N, 3, H, W) in [0, 1].
-        model: the network.
         samples: how many random transformations to average over.
         jitter: the largest shift in pixels.
         scales: the candidate scale factors.

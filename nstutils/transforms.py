@@ -9,10 +9,10 @@ look like noise to us. Two kinds of pieces push it towards images a person can r
   every gradient step is smooth;
 - **penalties** add a named term to the loss: `L2Decay` pulls the pixels towards mean gray.
 
-`nstutils.visualize(..., transforms=[...])` takes a list mixing both kinds; `standard_transforms()`
-is the recipe used by default. Each random piece draws from a ``torch.Generator`` so a seed
-repeats a run exactly, and each rests on a plain function (`roll`, `rescale`, `rotate`,
-`gaussian_blur`) that can be checked on a small tensor.
+`nstutils.visualize(..., transforms=[...], penalties=[...])` takes a list of each kind;
+`standard_transforms()` is the recipe of transforms used by default. Each random piece draws
+from a ``torch.Generator`` so a seed repeats a run exactly, and each rests on a plain function
+(`roll`, `rescale`, `rotate`, `gaussian_blur`) that can be checked on a small tensor.
 """
 
 import functools
@@ -277,9 +277,6 @@ class L2Decay(Penalty):
         return self.weight * (image - GRAY).pow(2).mean()
 
 
-Regularizer = Transform | Penalty
-
-
 def standard_transforms() -> list[Transform]:
     """Return the default recipe of transformation robustness used by `nstutils.visualize`.
 
@@ -290,23 +287,29 @@ def standard_transforms() -> list[Transform]:
             RandomRotate(15), Jitter(8)]
 
 
-def split_regularizers(
-        pieces: Sequence[Regularizer] | None) -> tuple[list[Transform], list[Penalty]]:
-    """Sort a mixed list into transforms and penalties, refusing anything else.
+_KINDS = {"transforms": Transform, "penalties": Penalty}
+
+
+def check_pieces(pieces: Sequence[Transform | Penalty] | None, parameter: str) -> list:
+    """Check that every piece is of the kind a parameter takes, refusing anything else.
 
     Args:
-        pieces: transforms and penalties in any order; None for none.
+        pieces: the pieces given, in order; None for none.
+        parameter: ``"transforms"`` (`Transform` pieces) or ``"penalties"`` (`Penalty` pieces).
 
     Returns:
-        (transforms in their order, penalties in their order).
+        list: the pieces in their order (a new list).
     """
+    kind = _KINDS[parameter]
     pieces = [] if pieces is None else list(pieces)
     for piece in pieces:
-        if not isinstance(piece, (Transform, Penalty)):
-            raise TypeError(f"{piece!r} is not a transform or a penalty: use the pieces of "
-                            "nstutils.transforms, e.g. Jitter(8) or L2Decay(1.0).")
-    return ([p for p in pieces if isinstance(p, Transform)],
-            [p for p in pieces if isinstance(p, Penalty)])
+        if isinstance(piece, kind):
+            continue
+        home = [name for name, other in _KINDS.items() if isinstance(piece, other)]
+        hint = (f"it belongs in {home[0]}=[...]" if home else
+                "use the pieces of nstutils.transforms, e.g. Jitter(8) or L2Decay(1.0)")
+        raise TypeError(f"{parameter}= takes {kind.__name__} pieces, got {piece!r}: {hint}.")
+    return pieces
 
 
 def apply_transforms(image: torch.Tensor, transforms: Sequence[Transform],

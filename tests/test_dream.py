@@ -1,6 +1,4 @@
-"""DeepDream: it climbs its objective, tiles match the whole-image gradient, the zoom GIF."""
-
-import inspect
+"""DeepDream: it climbs its objective, one backward pass a step, tiles match the whole image."""
 
 import PIL.Image
 import pytest
@@ -56,18 +54,57 @@ def test_zero_steps_leave_the_photo_unchanged(model, photo):
     assert torch.equal(dream, photo)
 
 
-@pytest.mark.parametrize("layer, tile, margin, tolerance",
-                         [("block3", 32, None, 1e-4),     # the default margin covers block3's view
-                          ("block6", 32, 48, 0.02)])
-def test_the_tiled_gradient_matches_the_whole_image_gradient(model, layer, tile, margin,
+@pytest.mark.parametrize("options, tile, margin, tolerance", [
+    ({"layers": "block3"}, 32, None, 1e-4),     # the default margin covers block3's view
+    ({"layers": "block6"}, 32, 48, 0.02),
+    ({"layers": ["block3", "block5"], "channel": 3}, 32, 48, 0.02),
+    ({"layers": "block5", "guide": "coffee"}, 32, 48, 0.02),
+], ids=["block3", "block6", "two layers, one channel", "guided"])
+def test_the_tiled_gradient_matches_the_whole_image_gradient(model, options, tile, margin,
                                                              tolerance):
     image = nst.sample_image("astronaut", size=(128, 128), device="cpu")
-    value, whole = dream_gradient(image, model, layer)
-    tiled_value, tiled = dream_gradient(image, model, layer, tile=tile, margin=margin)
+    if "guide" in options:
+        options = {**options, "guide": nst.sample_image(options["guide"], size=64, device="cpu")}
+    value, whole = dream_gradient(image, model, **options)
+    tiled_value, tiled = dream_gradient(image, model, **options, tile=tile, margin=margin)
+    assert tiled.shape == whole.shape == image.shape
     assert (tiled - whole).norm() < tolerance * whole.norm()
     assert tiled_value == pytest.approx(value, rel=tolerance)
-    _, no_context = dream_gradient(image, model, layer, tile=tile, margin=0)
+    assert value == pytest.approx(dream_objective(image, model, **options), rel=1e-5)
+    _, no_context = dream_gradient(image, model, **options, tile=tile, margin=0)
     assert (no_context - whole).norm() > 5 * (tiled - whole).norm()  # the margin is what helps
+
+
+@pytest.mark.parametrize("tile, tiles", [(None, 1), (48, 4)], ids=["whole", "tiled"])
+def test_each_step_is_one_backward_pass(model, photo, monkeypatch, tile, tiles):
+    """Whole image: one forward and one backward a step. Tiled: still one backward a step,
+    which runs each tile's forward once more (memory holds one tile at a time)."""
+    steps, counts = 3, {"forward": 0, "backward through the network": 0, "backward calls": 0}
+    backward = torch.Tensor.backward
+
+    def counted_backward(self, *args, **kwargs):
+        counts["backward calls"] += 1
+        return backward(self, *args, **kwargs)
+
+    def no_grad_call(*args, **kwargs):
+        raise AssertionError("torch.autograd.grad: a backward pass outside the step's own")
+
+    def count(module, inputs, output):
+        counts["forward"] += 1
+        output.register_hook(lambda g: counts.update({"backward through the network":
+                                                      counts["backward through the network"] + 1}))
+
+    model.stride("block4")  # measure the layer shapes before counting
+    monkeypatch.setattr(torch.Tensor, "backward", counted_backward)
+    monkeypatch.setattr(torch.autograd, "grad", no_grad_call)
+    stem = next(m for m in model.net.modules() if isinstance(m, torch.nn.Conv2d))
+    handle = stem.register_forward_hook(count)
+    try:
+        deep_dream(photo, model, "block4", octaves=1, steps=steps, tile=tile, progress=False)
+    finally:
+        handle.remove()
+    assert counts == {"forward": steps * tiles * (1 if tile is None else 2),
+                      "backward through the network": steps * tiles, "backward calls": steps}
 
 
 def test_octave_sizes_by_hand():
@@ -89,7 +126,7 @@ def test_zoom_crops_the_centre_and_keeps_the_size():
 def test_dream_zoom_writes_a_looping_gif(model, tmp_path):
     image = nst.sample_image("rocket", size=64, device="cpu")
     path = tmp_path / "zoom.gif"
-    frames = dream_zoom(image, frames=3, factor=1.1, model=model, path=path, layers="block3",
+    frames = dream_zoom(image, model, frames=3, factor=1.1, path=path, layers="block3",
                         steps=1, progress=False)
     assert len(frames) == 3 and all(f.shape == image.shape for f in frames)
     with PIL.Image.open(path) as gif:
@@ -98,10 +135,14 @@ def test_dream_zoom_writes_a_looping_gif(model, tmp_path):
         save_gif([], tmp_path / "empty.gif")
 
 
-def test_the_command_line_can_rely_on_these_parameter_names():
-    names = inspect.signature(deep_dream).parameters
-    for name in ("image", "model", "layers", "channel", "octaves", "steps", "lr", "progress"):
-        assert name in names
+def test_every_option_the_command_line_passes_changes_the_dream(model, photo):
+    """nst dream passes layers, channel, octaves, steps, lr and seed: each one must count."""
+    plain = {"layers": "block4", "octaves": 1, "steps": 2, "lr": 0.01, "seed": 0}
+    reference = deep_dream(photo, model, progress=False, **plain)
+    for change in [{"layers": "block6"}, {"channel": 5}, {"octaves": 2}, {"steps": 3},
+                   {"lr": 0.03}, {"seed": 1}]:
+        dream = deep_dream(photo, model, progress=False, **{**plain, **change})
+        assert not torch.equal(dream, reference), change
 
 
 def test_clear_errors(model, photo):

@@ -1,13 +1,15 @@
 """The notebooks are tests: each runs top to bottom headless in quick mode, and is kept clean."""
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
 from nstutils.course import execute_notebook, find_notebooks
 
-NOTEBOOKS = find_notebooks(Path(__file__).resolve().parent.parent / "notebooks")
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = find_notebooks(ROOT / "notebooks")
 IDS = [p.stem for p in NOTEBOOKS]
 MAX_CODE_LINES = 15
 
@@ -16,8 +18,11 @@ def _cells(path):
     return json.loads(path.read_text(encoding="utf-8"))["cells"]
 
 
-def test_the_course_has_its_notebooks():
-    assert IDS[0] == "00_setup_and_tour"
+def test_lessons_are_numbered_in_order_and_each_is_in_the_readme_table():
+    lessons = [p.stem for p in find_notebooks(ROOT / "notebooks", exercises=False)]
+    assert [int(stem.split("_", 1)[0]) for stem in lessons] == list(range(len(lessons)))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert re.findall(r"^\| `(\d\d_\w+)` \|", readme, flags=re.MULTILINE) == lessons
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

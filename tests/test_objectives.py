@@ -1,5 +1,9 @@
 """Objectives: exact arithmetic on made-up activations, and real improvement on the real network."""
 
+import ast
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -27,6 +31,61 @@ def test_building_blocks_have_exact_values(acts):
     assert nst.class_logit(2, batch=0)(acts).item() == 3.0
     probability = acts["logits"].softmax(1)[:, 0].mean().item()
     assert nst.class_probability(0)(acts).item() == pytest.approx(probability)
+
+
+@pytest.fixture
+def tiny() -> dict[str, torch.Tensor]:
+    """One image, two channels, a 1x2 map: channel 0 is (1, 2), channel 1 is (3, -1)."""
+    return {"t": torch.tensor([[[[1.0, 2.0]], [[3.0, -1.0]]]])}
+
+
+def test_the_dream_objectives_by_hand(tiny):
+    energy, one, guide = nst.layer("t"), nst.layer("t", channel=1), torch.tensor([2.0, -1.0])
+    assert energy(tiny).item() == (1 + 4 + 9 + 1) / 4
+    assert energy.maps(tiny)["t"].tolist() == [[[(1 + 9) / 2, (4 + 1) / 2]]]
+    assert one(tiny).item() == (9 + 1) / 2
+    assert one.maps(tiny)["t"].tolist() == [[[9.0, 1.0]]]
+    along = nst.direction("t", guide, "guide")
+    # dot products (1*2 + 3*-1, 2*2 + -1*-1) = (-1, 5), divided by C = 2
+    assert along.maps(tiny)["t"].tolist() == [[[-0.5, 2.5]]]
+    assert along(tiny).item() == 1.0
+    assert (str(one), str(along)) == ("layer(t, channel=1)", "direction(t, guide)")
+    assert nst.channel("t", index=1).maps(tiny)["t"].tolist() == [[[3.0, -1.0]]]
+
+
+def test_sums_and_multiples_keep_the_per_position_form(acts, tiny):
+    both = {**acts, **tiny}
+    mixed = 2 * nst.layer("a") - nst.channel("a", 1) + nst.layer("t", channel=0) / 4
+    maps = mixed.maps(both)
+    assert set(maps) == {"a", "t"}
+    a = acts["a"]
+    torch.testing.assert_close(maps["a"], 2 * a.pow(2).mean(1) - a[:, 1])
+    torch.testing.assert_close(maps["t"], torch.tensor([[[0.25, 1.0]]]))
+    assert mixed(both).item() == pytest.approx(sum(m.mean().item() for m in maps.values()))
+    for whole in (nst.layer("a") + nst.neuron("a", 0), nst.class_logit(1), -nst.diversity("a")):
+        assert not whole.per_position
+        with pytest.raises(ValueError, match="no per-position form"):
+            whole.maps(both)
+
+
+def test_a_direction_must_fit_the_layer(tiny):
+    with pytest.raises(ValueError, match="match a direction of 3 channels"):
+        nst.direction("t", torch.ones(3))(tiny)
+    with pytest.raises(ValueError, match=r"needs a \(C,\) vector"):
+        nst.direction("t", torch.ones(2, 1))
+
+
+def test_objectives_do_not_import_style_transfer():
+    """The module's own imports (the package's __init__ is not run, it imports everything)."""
+    code = ("import importlib.util, sys, types; "
+            "package = types.ModuleType('nstutils'); "
+            "package.__path__ = list(importlib.util.find_spec('nstutils').submodule_search_locations); "
+            "sys.modules['nstutils'] = package; import nstutils.objectives; "
+            "print(sorted(m for m in sys.modules if m.startswith('nstutils.')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = ast.literal_eval(out.stdout)
+    assert "nstutils.objectives" in loaded
+    assert not [m for m in loaded if m.startswith(("nstutils.style", "nstutils.plot"))], loaded
 
 
 def test_composition_is_arithmetic_on_values(acts):
@@ -87,6 +146,8 @@ def improvement(model, objective, batch=1, steps=5, size=64, lr=0.1):
     (nst.neuron("block5", 10), 0.1),
     (nst.channel("block7", 12), 0.1),
     (nst.layer("block3"), 0.1),
+    (nst.layer("block5", channel=3), 0.1),
+    (nst.direction("block3", torch.linspace(-1.0, 1.0, 40)), 0.1),
     (nst.class_logit("goldfish"), 0.1),
     (nst.class_probability("espresso"), 0.02),  # at 0.1 another class takes over: unstable
     (nst.channel("block5", 3) + 0.5 * nst.channel("block7", 40), 0.1),

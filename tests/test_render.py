@@ -19,7 +19,7 @@ def test_regularized_beats_gray_tenfold_and_naive_under_jitter(model):
     naive = nst.visualize(objective, model, size=SIZE, steps=48, param="pixel", transforms=[],
                           progress=False)
     assert objective.value(model, regularized) >= 10 * gray
-    robust = [nst.robust_score(objective, image, model, jitter=SIZE // 8)
+    robust = [nst.robust_score(model, objective, image, jitter=SIZE // 8)
               for image in (regularized, naive)]
     assert robust[0] > robust[1]
 
@@ -43,8 +43,8 @@ def test_diversity_makes_the_batch_different(model):
 
 def test_output_shape_range_and_history(model):
     image, history = nst.visualize(nst.neuron("block3", 5), model, size=(48, 64), steps=3, batch=2,
-                                   transforms=[nst.Jitter(2), nst.L2Decay(1.0)], progress=False,
-                                   return_history=True)
+                                   transforms=[nst.Jitter(2)], penalties=[nst.L2Decay(1.0)],
+                                   progress=False, return_history=True)
     assert image.shape == (2, 3, 48, 64)
     assert 0 <= image.min() and image.max() <= 1
     assert set(history.losses) == {"objective", "l2_decay", "total"}
@@ -52,16 +52,17 @@ def test_output_shape_range_and_history(model):
 
 
 def test_two_calls_agree_and_leave_the_arguments_alone(model):
-    transforms = [nst.Pad(4), nst.Jitter(3), nst.L2Decay(0.5)]
-    transforms_before = list(transforms)
+    transforms, penalties = [nst.Pad(4), nst.Jitter(3)], [nst.L2Decay(0.5)]
+    transforms_before, penalties_before = list(transforms), list(penalties)
     start = nst.PixelImage(SIZE, seed=5)
     params_before = start.params.clone()
     objective = nst.channel("block3", 2) + nst.channel("block3", 7)
-    kwargs = dict(model=model, steps=3, transforms=transforms, param=start, progress=False)
+    kwargs = dict(model=model, steps=3, transforms=transforms, penalties=penalties, param=start,
+                  progress=False)
     first = nst.visualize(objective, **kwargs)
     second = nst.visualize(objective, **kwargs)
     assert first.equal(second)
-    assert transforms == transforms_before
+    assert (transforms, penalties) == (transforms_before, penalties_before)
     assert start.params.equal(params_before)
     assert objective.layers == ("block3",)
     assert not first.equal(start())
@@ -82,13 +83,16 @@ def test_clear_errors(model):
         nst.visualize(nst.channel("block3", 0), model, size=96, param=nst.PixelImage(64), steps=1)
     with pytest.raises(ValueError, match="too small"):
         nst.visualize(nst.channel("block3", 0), model, size=16, steps=1)
+    with pytest.raises(TypeError, match="belongs in penalties="):
+        nst.visualize(nst.channel("block3", 0), model, transforms=[nst.L2Decay(1.0)], steps=1)
 
 
 def test_two_penalties_of_one_kind_both_count(model):
     """Two L2 decays of 1 and 2 weigh as much as one of 3 (neither overwrites the other)."""
     def run(penalties):
         return nst.visualize(nst.channel("block3", 5), model, size=SIZE, steps=3, param="pixel",
-                             transforms=penalties, progress=False, return_history=True)[1].losses
+                             transforms=[], penalties=penalties, progress=False,
+                             return_history=True)[1].losses
     two, one = run([L2Decay(1.0), L2Decay(2.0)]), run([L2Decay(3.0)])
     assert two.keys() == one.keys()
     assert two["total"] == pytest.approx(one["total"], rel=1e-5)

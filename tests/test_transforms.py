@@ -7,7 +7,7 @@ import torch
 
 from nstutils.transforms import (Blur, Jitter, L2Decay, Pad, RandomRotate, RandomScale,
                                  apply_transforms, gaussian_blur, gaussian_kernel, rescale, roll,
-                                 rotate, split_regularizers, standard_transforms)
+                                 rotate, check_pieces, standard_transforms)
 
 
 def grid(h: int, w: int) -> torch.Tensor:
@@ -95,15 +95,16 @@ def test_same_seed_same_sequence():
     assert a.equal(b)
 
 
-def test_split_regularizers_keeps_order_and_the_callers_list():
-    pieces = [Jitter(4), L2Decay(1.0), Pad(2)]
-    before = list(pieces)
-    transforms, penalties = split_regularizers(pieces)
-    assert [type(t) for t in transforms] == [Jitter, Pad]
-    assert [type(p) for p in penalties] == [L2Decay]
-    assert pieces == before
-    with pytest.raises(TypeError, match="not a transform"):
-        split_regularizers([Jitter(2), "blur"])
+def test_check_pieces_keeps_order_and_sends_each_kind_to_its_parameter():
+    pieces = (Jitter(4), Pad(2))
+    checked = check_pieces(pieces, "transforms")
+    assert checked == list(pieces) and check_pieces(None, "penalties") == []
+    with pytest.raises(TypeError, match=r"L2Decay\(1.0\): it belongs in penalties="):
+        check_pieces([Jitter(2), L2Decay(1.0)], "transforms")
+    with pytest.raises(TypeError, match="belongs in transforms="):
+        check_pieces([Blur(1.0)], "penalties")
+    with pytest.raises(TypeError, match="use the pieces of nstutils.transforms"):
+        check_pieces([Jitter(2), "blur"], "transforms")
 
 
 @pytest.mark.parametrize("make", [lambda: Jitter(-1), lambda: Blur(-1), lambda: L2Decay(-2),
