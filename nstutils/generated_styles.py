@@ -4,6 +4,8 @@ Each generator takes a size and a seed and returns a (1, 3, H, W) tensor in [0, 
 scale with the size, so a 256 px and a 512 px swirl look like the same painting.
 """
 
+from collections.abc import Callable
+
 import numpy as np
 import PIL.Image
 import PIL.ImageDraw
@@ -26,12 +28,34 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, scale: float) -> np.
     return (n - n.min()) / (np.ptp(n) + 1e-8)
 
 
-def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb.clip(0, 1), dtype=np.float32)).permute(2, 0, 1)[None]
+_GENERATOR_ARGS = """
+    Args:
+        size: side in pixels, or (H, W).
+        seed: random seed.
+
+    Returns:
+        (1, 3, H, W) in [0, 1].
+    """
 
 
-def _hw(size: int | tuple[int, int]) -> tuple[int, int]:
-    return (size, size) if isinstance(size, int) else tuple(size)
+def _generated_style(paint: Callable[[int, int, np.random.Generator], np.ndarray]):
+    """Turn a painter (H, W, random generator) -> (H, W, 3) RGB array into a style generator.
+
+    Args:
+        paint: draws the style at a given size with the given random numbers.
+
+    Returns:
+        callable: ``(size=512, seed=0) -> (1, 3, H, W)`` tensor in [0, 1], where size is a side
+        in pixels or (H, W); it keeps the painter's name and docstring.
+    """
+    def generate(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
+        h, w = (size, size) if isinstance(size, int) else tuple(size)
+        rgb = paint(h, w, np.random.default_rng(seed)).clip(0, 1)
+        return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+
+    generate.__name__ = generate.__qualname__ = paint.__name__
+    generate.__doc__ = paint.__doc__ + _GENERATOR_ARGS
+    return generate
 
 
 def line_integral_convolution(field: np.ndarray, noise: np.ndarray, length: int) -> np.ndarray:
@@ -60,19 +84,11 @@ def line_integral_convolution(field: np.ndarray, noise: np.ndarray, length: int)
     return total / weights
 
 
-def swirl(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
+@_generated_style
+def swirl(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """A night sky of swirling brush strokes: line integral convolution of a vortex field.
-
-    Args:
-        size: side in pixels, or (H, W).
-        seed: random seed.
-
-    Returns:
-        (1, 3, H, W) in [0, 1].
-    """
-    h, w = _hw(size)
+"""
     s = min(h, w)
-    rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
     vy, vx = 0.15 * np.ones((h, w)), np.ones((h, w))  # a slow drift to the right
     centers = rng.uniform([0.1 * h, 0.1 * w], [0.9 * h, 0.9 * w], size=(7, 2))
@@ -93,22 +109,14 @@ def swirl(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
     sky = 0.35 + 0.25 * _smooth_noise(rng, h, w, 0.08 * s) - 0.15 * yy / h
     t = np.clip(sky + 0.12 * strokes + 0.55 * np.clip(glow, 0, 1), 0, 1)
     rgb = _palette(["#0b1a3d", "#1d3f8a", "#3a6fb5", "#7fa7c9", "#e8d27a", "#f7e9a0"], t)
-    return _to_tensor(rgb * (0.88 + 0.12 * np.clip(strokes[..., None] / 3 + 0.5, 0, 1)))
+    return rgb * (0.88 + 0.12 * np.clip(strokes[..., None] / 3 + 0.5, 0, 1))
 
 
-def mosaic(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
+@_generated_style
+def mosaic(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Stained glass: Voronoi cells of jewel colours with dark leading between them.
-
-    Args:
-        size: side in pixels, or (H, W).
-        seed: random seed.
-
-    Returns:
-        (1, 3, H, W) in [0, 1].
-    """
-    h, w = _hw(size)
+"""
     s = min(h, w)
-    rng = np.random.default_rng(seed)
     n_cells = 160
     seeds = rng.uniform([0, 0], [h, w], size=(n_cells, 2))
     yy, xx = np.mgrid[0:h, 0:w]
@@ -120,22 +128,14 @@ def mosaic(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
     shade = 1.0 - 0.5 * dist[..., 0] / (dist[..., 0] + dist[..., 1])  # darker towards the edges
     rgb = rgb * shade[..., None] * (0.9 + 0.2 * _smooth_noise(rng, h, w, 0.004 * s)[..., None])
     leading = np.clip((dist[..., 1] - dist[..., 0]) / (0.008 * s), 0, 1)[..., None]
-    return _to_tensor(rgb * leading + 0.08 * (1 - leading))
+    return rgb * leading + 0.08 * (1 - leading)
 
 
-def waves(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
+@_generated_style
+def waves(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """Woodblock-print waves: bands of indigo and foam along a turbulent wave field.
-
-    Args:
-        size: side in pixels, or (H, W).
-        seed: random seed.
-
-    Returns:
-        (1, 3, H, W) in [0, 1].
-    """
-    h, w = _hw(size)
+"""
     s = min(h, w)
-    rng = np.random.default_rng(seed)
     y, x = np.mgrid[0:h, 0:w] / s
     warp = 1.2 * _smooth_noise(rng, h, w, 0.08 * s) + 0.25 * _smooth_noise(rng, h, w, 0.02 * s)
     swell = 0.5 * np.sin(2 * np.pi * (1.5 * x + rng.random())) * np.sin(2 * np.pi * (0.7 * y + x))
@@ -149,21 +149,13 @@ def waves(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
     paper = 0.93 + 0.07 * _smooth_noise(rng, h, w, 0.002 * s)[..., None]
     rgb = colors * (0.82 + 0.18 * frac[..., None])
     rgb = rgb * (1 - crest) + np.array([0.96, 0.94, 0.88]) * crest
-    return _to_tensor((rgb * (1 - 0.8 * ink)) * paper)
+    return (rgb * (1 - 0.8 * ink)) * paper
 
 
-def shapes(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
+@_generated_style
+def shapes(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     """An abstract composition of rings, bars and triangles on warm paper, after Kandinsky.
-
-    Args:
-        size: side in pixels, or (H, W).
-        seed: random seed.
-
-    Returns:
-        (1, 3, H, W) in [0, 1].
-    """
-    h, w = _hw(size)
-    rng = np.random.default_rng(seed)
+"""
     ss = 2  # draw at twice the size, then downsample for smooth edges
     H, W, S = h * ss, w * ss, min(h, w) * ss
     paper = _palette(["#e9dcc0", "#f3ead3"], _smooth_noise(rng, H, W, 0.05 * S))
@@ -194,7 +186,7 @@ def shapes(size: int | tuple[int, int] = 512, seed: int = 0) -> torch.Tensor:
         draw.line([x0, y0, x0 + length * np.cos(angle), y0 + length * np.sin(angle)],
                   fill="#111111", width=max(1, int(rng.uniform(0.003, 0.012) * S)))
     rgb = np.asarray(canvas.resize((w, h), PIL.Image.LANCZOS)) / 255
-    return _to_tensor(rgb)
+    return rgb
 
 
 GENERATED_STYLES = {"swirl": swirl, "mosaic": mosaic, "waves": waves, "shapes": shapes}
