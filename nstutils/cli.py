@@ -190,15 +190,16 @@ def _weights(text: str) -> list[float]:
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with one subcommand per task."""
-    from .images import MIN_SIZE
-    from .models import MODELS
-    from .style_settings import (CONTENT_WEIGHT, INITS, LEARNING_RATES, PRESERVE_COLOR, STEPS,
-                                 STYLE_WEIGHT, TV_WEIGHT)
-
     parser = _Parser(prog="nst", description=__doc__,
                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    _add_course(sub)
+    _add_stylize(sub)
+    _add_dream(sub)
+    return parser
 
+
+def _add_course(sub) -> None:
     p = sub.add_parser("course", help="open the course in JupyterLab, or render it to HTML")
     p.add_argument("--html", metavar="DIR", help="execute every notebook headless and write "
                    "HTML with the figures into DIR (no browser needed)")
@@ -206,7 +207,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", metavar="DIR", help="the notebooks folder (default: ./notebooks)")
     p.set_defaults(func=course)
 
-    size = _number(int, MIN_SIZE, what=" pixels (the networks' smallest input)")
+
+def _add_stylize(sub) -> None:
+    from .style_settings import (CONTENT_WEIGHT, INITS, LEARNING_RATES, PRESERVE_COLOR, STEPS,
+                                 STYLE_WEIGHT, TV_WEIGHT)
+
     p = sub.add_parser("stylize", help="paint a photo in the style of a painting",
                        description="Neural style transfer (Gatys et al., 2015). CONTENT and STYLE "
                        "are paths, URLs or sample names (chelsea, astronaut, starry_night, swirl "
@@ -215,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("style", metavar="STYLE", nargs="+", help="the style image(s)")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="where to save (.png, .jpg)")
-    p.add_argument("--size", type=size, default=384,
+    p.add_argument("--size", type=_side(), default=384,
                    help="longer side of the result (default %(default)s)")
     p.add_argument("--steps", type=_number(int, 1), default=STEPS,
                    help="steps per scale (default %(default)s)")
@@ -244,16 +249,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning rate (default: " + ", ".join(
                        f"{lr:g} for {name}" for name, lr in LEARNING_RATES.items()) + ")")
     p.add_argument("--autocast", action="store_true", help="bfloat16 on CUDA (faster)")
-    _common(p, MODELS)
+    _common(p)
     p.set_defaults(func=stylize)
 
+
+def _add_dream(sub) -> None:
     p = sub.add_parser("dream", help="DeepDream on a photo",
                        description="DeepDream: gradient ascent on a photo. IMAGE is a path, a URL "
                        "or a sample name.")
     p.add_argument("image", metavar="IMAGE", help="the photo")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="where to save (.png, .jpg)")
-    p.add_argument("--size", type=size, default=384,
+    p.add_argument("--size", type=_side(), default=384,
                    help="longer side of the result (default %(default)s)")
     p.add_argument("--layer", type=_names, metavar="L1,L2", help="layer(s) to climb (default: "
                    "that of nstutils.deep_dream; deeper layers dream bigger motifs)")
@@ -264,13 +271,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="steps per octave (default %(default)s)")
     p.add_argument("--lr", type=_number(float, 0.0, inclusive=False),
                    help="step size (default: that of nstutils.deep_dream)")
-    _common(p, MODELS)
+    _common(p)
     p.set_defaults(func=dream)
-    return parser
 
 
-def _common(p: argparse.ArgumentParser, models) -> None:
-    p.add_argument("--model", choices=list(models), default="efficientnet_lite0",
+def _side():
+    """The type of --size: whole pixels, at least the networks' smallest input."""
+    from .images import MIN_SIZE
+
+    return _number(int, MIN_SIZE, what=" pixels (the networks' smallest input)")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    from .models import MODELS
+
+    p.add_argument("--model", choices=list(MODELS), default="efficientnet_lite0",
                    help="the network (default efficientnet_lite0, offline)")
     p.add_argument("--device", help="cpu, cuda or mps (default: the fastest available)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
