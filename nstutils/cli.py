@@ -46,9 +46,17 @@ def course(args: argparse.Namespace) -> int:
     if args.html:
         from .course import export_html
 
-        written = export_html(folder, args.html, quick=args.quick)
+        try:
+            written, failed = export_html(folder, args.html, quick=args.quick)
+        except FileNotFoundError as err:
+            raise UsageError(f"{err} Pass --notebooks PATH.") from None
         print(f"nst: wrote {len(written)} HTML files to {args.html}")
-        return 0
+        for name, why in failed.items():
+            print(f"nst: {name} failed: {why}", file=sys.stderr)
+        if failed:
+            print(f"nst: {len(failed)} of {len(written)} notebooks failed; their HTML holds the "
+                  "cells that ran.", file=sys.stderr)
+        return 1 if failed else 0
     return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(folder)])
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from .quick import QUICK_ENV
 
@@ -75,10 +76,13 @@ def run_notebook(nb: nbformat.NotebookNode, folder: str | Path, quick: bool = Tr
     return nb
 
 
-def export_html(folder: str | Path, out: str | Path, quick: bool = False) -> list[Path]:
+def export_html(folder: str | Path, out: str | Path,
+                quick: bool = False) -> tuple[list[Path], dict[str, str]]:
     """Execute every lesson notebook and write each as self-contained HTML with its figures.
 
-    The exercises are left out: their instructor versions hold the solutions.
+    A notebook that fails (an error, a cell past the time limit, a dead kernel) does not stop
+    the others: its HTML holds the cells that ran, and the failure is reported. The exercises
+    are left out: their instructor versions hold the solutions.
 
     Args:
         folder: the ``notebooks/`` folder.
@@ -86,18 +90,35 @@ def export_html(folder: str | Path, out: str | Path, quick: bool = False) -> lis
         quick: run in quick mode.
 
     Returns:
-        list[Path]: the HTML files written.
+        (the HTML files written, notebook name -> why it failed).
     """
     from nbconvert import HTMLExporter
 
-    out = Path(out)
-    written = []
-    for path in find_notebooks(folder, exercises=False):
+    notebooks = find_notebooks(folder, exercises=False)
+    if not notebooks:
+        raise FileNotFoundError(f"No notebooks (*.ipynb) in {folder}.")
+    out, written, failed = Path(out), [], {}
+    for path in notebooks:
         print(f"running {path} ...", flush=True)
-        html, _ = HTMLExporter().from_notebook_node(execute_notebook(path, quick=quick))
+        nb = nbformat.read(path, as_version=4)
+        try:
+            run_notebook(nb, path.parent, quick)
+        except Exception as err:  # noqa: BLE001 - any failure of one notebook, reported below
+            failed[path.stem] = _failure(err)
+            print(f"  failed: {failed[path.stem]}", flush=True)
+        html, _ = HTMLExporter().from_notebook_node(nb)
         target = out / path.relative_to(folder).with_suffix(".html")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(html, encoding="utf-8")
         written.append(target)
         print(f"  wrote {target}", flush=True)
-    return written
+    return written, failed
+
+
+def _failure(err: Exception) -> str:
+    """One line saying why a notebook stopped."""
+    if isinstance(err, CellTimeoutError):
+        return f"a cell ran longer than its time limit ({err})".splitlines()[0]
+    if isinstance(err, CellExecutionError):
+        return f"{err.ename}: {err.evalue}".splitlines()[0]
+    return f"{type(err).__name__}: {err}".splitlines()[0]

@@ -25,3 +25,40 @@ def test_course_html_export_embeds_the_figures(tmp_path, capsys):
     assert "data:image/png;base64" in html
     assert "wrote 1 HTML files" in capsys.readouterr().out  # not the exercises' solutions
     assert not (tmp_path / "html" / "exercises").exists()
+
+
+def _notebook(folder, name, code):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(f"# {name}"),
+                                         nbformat.v4.new_code_cell(code),
+                                         nbformat.v4.new_code_cell("print('after')")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, folder / f"{name}.ipynb")
+
+
+def test_course_html_goes_on_past_failing_notebooks_and_names_them(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("nstutils.course.QUICK_CELL_TIMEOUT_S", 3)
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    _notebook(folder, "00_fine", "print('fine')")
+    _notebook(folder, "01_error", "1 / 0")
+    _notebook(folder, "02_endless", "import time\nwhile True: time.sleep(0.1)")
+    _notebook(folder, "03_dead_kernel", "import os\nos._exit(0)")
+    _notebook(folder, "04_fine_too", "print('fine too')")
+
+    status = main(["course", "--html", str(tmp_path / "html"), "--notebooks", str(folder),
+                   "--quick"])
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert sorted(p.stem for p in (tmp_path / "html").glob("*.html")) == [
+        "00_fine", "01_error", "02_endless", "03_dead_kernel", "04_fine_too"]
+    assert "fine too" in (tmp_path / "html" / "04_fine_too.html").read_text()
+    assert "ZeroDivisionError" in (tmp_path / "html" / "01_error.html").read_text()
+    assert "01_error failed: ZeroDivisionError" in err
+    assert "02_endless failed: a cell ran longer than its time limit" in err
+    assert "03_dead_kernel failed: DeadKernelError" in err
+    assert "3 of 5 notebooks failed" in err and "00_fine failed" not in err
+
+
+def test_course_html_on_a_folder_without_notebooks_is_a_usage_error(tmp_path, capsys):
+    assert main(["course", "--html", str(tmp_path / "html"), "--notebooks", str(tmp_path)]) == 2
+    assert "No notebooks (*.ipynb) in" in capsys.readouterr().err
