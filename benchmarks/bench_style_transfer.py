@@ -14,22 +14,30 @@ dream: normalized-gradient ascent per octave with roll jitter; the visualization
 pixels with roll jitter). Each pair is scored by the objective it climbs.
 
 Run:  python benchmarks/bench_style_transfer.py [--sizes 256 512] [--steps 300]
-      [--coarse-steps 100 100] [--device cpu] [--dream-size 512] [--vis-size 128]
+      [--coarse-steps 100 100] [--device cpu] [--dream-size 512] [--vis-size 128] [--busy]
+
+With --busy, a second process keeps one core busy for the whole run, as a browser or a second
+notebook does on a student's laptop.
 """
 
 import argparse
+import os
+import sys
 import threading
 import time
 from pathlib import Path
 
+import nstutils as nst  # before torch: it sets passive OpenMP waiting (see bench_threads.py)
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-import nstutils as nst
 from nstutils.style import BORDER
 from nstutils.style_settings import (CONTENT_WEIGHT, LEARNING_RATES, STYLE_WEIGHT, TV_WEIGHT,
                                      default_layers)
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from busy import busy_process  # noqa: E402
 
 LR = LEARNING_RATES["adam"]
 
@@ -257,11 +265,21 @@ def main():
     parser.add_argument("--device", default=None)
     parser.add_argument("--dream-size", type=int, default=512)
     parser.add_argument("--vis-size", type=int, default=128)
+    parser.add_argument("--busy", action="store_true",
+                        help="run every task with a second busy process beside it (a laptop)")
     args = parser.parse_args()
     device = torch.device(args.device) if args.device else nst.default_device()
     model = nst.load_model(device=device)
     print(f"device: {nst.describe_device(device)}, torch {torch.__version__}, "
-          f"{args.steps} steps, Adam lr {LR}\n")
+          f"{torch.get_num_threads()} threads, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}, "
+          f"{'one busy process beside' if args.busy else 'quiet'}, {args.steps} steps, "
+          f"Adam lr {LR}\n")
+    with busy_process(args.busy):
+        run_all(args, model, device)
+
+
+def run_all(args, model, device):
+    """Every comparison of the benchmark, in order."""
     warm = nst.sample_image("chelsea", size=64, device=device)  # pay one-off kernel set-up here
     warm_style = nst.sample_image("swirl", size=tuple(warm.shape[-2:]), device=device)
     reference_transfer(model, warm, warm_style, 2, LR)

@@ -7,9 +7,9 @@ import threading
 from pathlib import Path
 
 import pytest
-import torch
 
-import nstutils as nst
+import nstutils as nst  # before torch, as in the notebooks: it sets passive OpenMP waiting
+import torch
 
 
 @pytest.fixture(scope="session")
