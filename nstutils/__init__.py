@@ -9,11 +9,29 @@ are reachable as attributes too: ``nstutils.plot``, ``nstutils.axioms`` ...
 
 import importlib
 import os
+import sys
 
-# PyTorch's CPU threads wait for work by spinning; on a laptop whose cores are shared with a
-# browser or a second notebook that makes every step many times slower. Passive waiting costs
-# little on a quiet machine. It only takes effect when set before torch is first imported.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+def _share_the_cores() -> None:
+    """Leave half the CPUs to the browser or the second notebook, and let idle threads sleep.
+
+    PyTorch starts one thread per CPU, and idle threads spin while they wait for work. When
+    another program shares the cores, each step waits for a thread that is not running: on a
+    2-core laptop, many times slower (see benchmarks/bench_threads.py). Half the CPUs (one on a
+    2-core machine or Colab) and passive waiting avoid that; a thread count the user set in
+    OMP_NUM_THREADS is kept. Works before torch is imported (through the environment, which
+    kernels started by ``nst course`` inherit) and after (through ``torch.set_num_threads``).
+    """
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if "OMP_NUM_THREADS" in os.environ:
+        return
+    threads = max(1, (os.cpu_count() or 2) // 2)
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:  # imported first: too late for the environment
+        sys.modules["torch"].set_num_threads(threads)
+
+
+_share_the_cores()
 
 _EXPORTS = {
     "devices": ["default_device", "describe_device"],
