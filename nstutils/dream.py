@@ -31,13 +31,13 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
-from tqdm.auto import tqdm
 
 from .images import check_image, resize, to_pil
 from .models import FeatureNetwork, resolve_model
 from .objective import Objective
 from .objectives import direction, layer
 from .optim import optimize
+from .progress import track
 
 DEFAULT_LAYER = "block8"
 
@@ -315,7 +315,7 @@ def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames:
     seed = options.pop("seed", 0)
     model = resolve_model(model, image.device)
     current, out = image.detach(), []
-    for k in tqdm(range(frames), desc="zoom frames", disable=not progress, leave=False):
+    for k in track(range(frames), "zoom frames", unit="frames", enabled=progress):
         current = deep_dream(current, model, seed=seed + k, **options)
         out.append(current)
         current = zoom(current, factor)

@@ -1,10 +1,10 @@
 """The one optimization loop of the course: it changes images (never weights) to lower a loss.
 
 Feature visualization, DeepDream, feature inversion, texture synthesis and style transfer all
-call `optimize`. It shows a ``tqdm`` progress bar, records every loss term so a notebook can plot
-it, syncs with the device only when the bar updates, stops cleanly on Ctrl-C / the notebook's
-stop button, and stops with a clear message when the loss turns NaN or explodes or the GPU runs
-out of memory.
+call `optimize`. It shows a progress bar (in a notebook it ends as a one-line summary), records
+every loss term so a notebook can plot it, syncs with the device only when the bar updates, stops
+cleanly on Ctrl-C / the notebook's stop button, and stops with a clear message when the loss turns
+NaN or explodes or the GPU runs out of memory.
 """
 
 import math
@@ -12,7 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import torch
-from tqdm.auto import tqdm
+
+from .progress import Progress
 
 LossTerms = dict[str, torch.Tensor]
 
@@ -94,7 +95,7 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
         closure.terms = terms
         return total
 
-    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    bar = Progress(steps, desc, enabled=progress)
     try:
         for step in range(steps):
             opt.step(closure)
@@ -109,8 +110,7 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
             pending.append(torch.cat([values, values.sum()[None]]))
             if (step + 1) % log_every == 0 or step + 1 == steps:
                 _flush(pending, names, history, lr)
-                bar.update(step + 1 - bar.n)
-                bar.set_postfix_str(f"loss {history.final():.4g}")
+                bar.update(step + 1, f"loss {history.final():.4g}")
             history.steps = step + 1
     except KeyboardInterrupt:
         history.interrupted = True

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from .devices import default_device
 from .images import load_image, resize
 from .models import FeatureNetwork
+from .progress import track
 from .receptive_fields import receptive_field
 
 #: The scikit-image photos of the pool (all ship with scikit-image, no download).
@@ -159,8 +159,7 @@ def unit_maxima(model: FeatureNetwork, pool: PatchPool, layers: str | Sequence[s
     widths: dict[str, int] = {}
     images = pool.images.to(model.device)
     with torch.no_grad():
-        for start in tqdm(range(0, len(pool), batch_size), desc="pool", disable=not progress,
-                          leave=False):
+        for start in track(range(0, len(pool), batch_size), "pool", unit="batches", enabled=progress):
             for name, act in model.features(images[start:start + batch_size], names).items():
                 if act.dim() != 4:
                     raise ValueError(f"{name} has no spatial map: choose a convolutional layer.")
