@@ -5,6 +5,7 @@ Each notebook runs top to bottom in a fresh kernel (full mode, not quick mode), 
 like the browser or second notebook on a student's laptop.
 
 Run:  python benchmarks/time_lessons.py [--busy] [--only 02 07] [--notebooks notebooks]
+      [--cell-timeout 900]
 """
 
 import argparse
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import nbformat
 
+import nstutils.course
 from nstutils.course import find_notebooks, run_notebook
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -57,7 +59,10 @@ def main() -> None:
     parser.add_argument("--only", nargs="+", default=None, help="notebook number prefixes")
     parser.add_argument("--notebooks", default=str(Path(__file__).resolve().parent.parent
                                                    / "notebooks"))
+    parser.add_argument("--cell-timeout", type=int, default=nstutils.course.CELL_TIMEOUT_S,
+                        help="seconds before a cell counts as hung (default %(default)s)")
     args = parser.parse_args()
+    nstutils.course.CELL_TIMEOUT_S = args.cell_timeout
     paths = [p for p in find_notebooks(args.notebooks, exercises=False)
              if not args.only or p.stem.split("_")[0] in args.only]
     rows, total = [], 0.0
