@@ -179,8 +179,7 @@ def weights_cached(name: str) -> bool:
     Returns:
         bool: True when the weights are on this machine.
     """
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
+    _check_name(name)
     return name not in TORCHVISION_WEIGHTS or weights_file(name).is_file()
 
 
@@ -191,6 +190,12 @@ MODELS: dict[str, Callable[[], FeatureNetwork]] = {
     "alexnet": lambda: _vgg_like("alexnet", 63),
     "googlenet": _googlenet,
 }
+
+
+def _check_name(name: str) -> None:
+    """Refuse a name that is not in the registry, listing the ones that are."""
+    if name not in MODELS:
+        raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
 
 
 def load_model(name: str = "efficientnet_lite0",
@@ -208,8 +213,7 @@ def load_model(name: str = "efficientnet_lite0",
     Raises:
         DownloadError: a torchvision network's weights are neither cached nor downloadable.
     """
-    if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
+    _check_name(name)
     model = MODELS[name]()
     model.requires_grad_(False).eval()
     return model.to(device if device is not None else default_device())
