@@ -35,9 +35,9 @@ _share_the_cores()
 
 _EXPORTS = {
     "devices": ["default_device", "describe_device"],
-    "download": ["DownloadError"],
-    "images": ["ImageError", "image_grid", "load_image", "resize", "save_image", "to_numpy",
-               "to_pil"],
+    "download": ["CachedFileError", "DownloadError"],
+    "images": ["ImageError", "OutputError", "check_output", "image_grid", "load_image", "resize",
+               "save_image", "to_numpy", "to_pil"],
     "data": ["PAINTINGS", "PHOTOS", "sample_image", "sample_names"],
     "generated_styles": ["GENERATED_STYLES"],
     "models": ["MODELS", "FeatureNetwork", "Prediction", "UnknownLayerError", "class_index",
@@ -63,6 +63,8 @@ _EXPORTS = {
              "show_images"],
     "plot_attribution": ["plot_attributions", "plot_completeness"],
     "plot_units": ["plot_dataset_vs_optimized", "plot_patches"],
+    "validate": ["ArgumentError", "DeviceError", "ImageArgumentError", "NumberError", "SizeError",
+                 "TargetError"],
 }
 _MODULE_OF = {name: module for module, names in _EXPORTS.items() for name in names}
 

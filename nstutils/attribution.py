@@ -22,26 +22,51 @@ import numpy as np
 import torch
 from torch import nn
 
+from .models import FeatureNetwork, class_index
 from .transforms import gaussian_blur
+from .validate import (ImageArgumentError, check_count, check_image, check_input, check_number,
+                       check_target)
 
 METHODS = ("riemann", "trapezoid", "gauss_legendre")
 BASELINES = ("black", "gray", "blurred", "noise")
-Target = int | Sequence[int] | torch.Tensor | None
+Target = int | str | Sequence[int] | torch.Tensor | None
+
+
+# --- the arguments --------------------------------------------------------------------------
+
+def _check_inputs(model: nn.Module, x: torch.Tensor, target: Target,
+                  images: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Check the inputs and targets of an attribution call.
+
+    A `FeatureNetwork` takes images (N, 3, H, W) in [0, 1], on its device; any other model
+    takes a float batch (N, ...) of finite values on the device of its parameters.
+
+    Args:
+        model: the model attributed.
+        x: what the caller passed as inputs.
+        target: a class index or name, one per input, or None.
+        images: require images (N, C, H, W).
+
+    Returns:
+        x (float32) and the (N,) class indices (or None).
+    """
+    if isinstance(model, FeatureNetwork):
+        x = check_image(x, "x", device=model.device)
+    else:
+        x = check_input(x, "x", *_place_of(model))
+        if images and x.dim() != 4:
+            raise ImageArgumentError(f"x must be images (N, C, H, W), got shape {tuple(x.shape)}."
+                                     + (" Add a batch dimension with x[None]." if x.dim() == 3 else ""))
+    return x, check_target(target, x.shape[0], x.device, class_index)
+
+
+def _place_of(model: nn.Module) -> tuple[torch.device | None, torch.dtype | None]:
+    """The device and dtype of a model's parameters; None for a model without any."""
+    first = next(model.parameters(), None) if isinstance(model, nn.Module) else None
+    return (None, None) if first is None else (first.device, first.dtype)
 
 
 # --- scores and their gradients -------------------------------------------------------------
-
-def _targets(target: Target, n: int, device: torch.device) -> torch.Tensor | None:
-    """One class index per input row, or None for a model with a single output."""
-    if target is None:
-        return None
-    if isinstance(target, (int, np.integer)):
-        return torch.full((n,), int(target), dtype=torch.long, device=device)
-    t = torch.as_tensor(target, dtype=torch.long, device=device).reshape(-1)
-    if t.numel() != n:
-        raise ValueError(f"Got {t.numel()} targets for {n} inputs: give one class index, or one "
-                         "per input.")
-    return t
 
 
 def _scores(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None) -> torch.Tensor:
@@ -73,8 +98,7 @@ def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | No
     Returns:
         (M, ...) gradients.
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be 1 or more, got {batch_size}.")
+    batch_size = check_count(batch_size, "batch_size", low=1)
     grads = []
     for start in range(0, inputs.shape[0], batch_size):
         chunk = inputs[start:start + batch_size].detach().requires_grad_(True)
@@ -85,15 +109,6 @@ def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | No
     return torch.cat(grads)
 
 
-def _check_input(x: torch.Tensor, images: bool = False) -> None:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        raise TypeError("Expected a float tensor (N, ...), e.g. an image (N, 3, H, W) in [0, 1].")
-    if x.dim() < 2 or (images and x.dim() != 4):
-        fix = " Add a batch dimension with x[None]." if x.dim() in (1, 3) else ""
-        raise ValueError(f"Expected {'images (N, C, H, W)' if images else 'a batch (N, ...)'}, "
-                         f"got shape {tuple(x.shape)}.{fix}")
-
-
 def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
              batch_size: int = 16) -> torch.Tensor:
     """The saliency map: |dF/dx|, its maximum over the colour channels.
@@ -101,14 +116,15 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
     Args:
         model: a classifier taking (N, 3, H, W) RGB in [0, 1].
         x: (N, 3, H, W) images.
-        target: the class index (one for all, or one per image); None for a single-output model.
+        target: the class index or name (one for all, or one per image); None for a
+            single-output model.
         batch_size: the most images per forward.
 
     Returns:
         (N, H, W) non-negative map.
     """
-    _check_input(x, images=True)
-    grad = _gradients(model, x, _targets(target, x.shape[0], x.device), batch_size)
+    x, targets = _check_inputs(model, x, target, images=True)
+    grad = _gradients(model, x, targets, batch_size)
     return grad.abs().amax(dim=1)
 
 
@@ -128,14 +144,13 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples
     Returns:
         (N, H, W) non-negative map.
     """
-    _check_input(x, images=True)
-    if samples < 1 or noise < 0:
-        raise ValueError(f"Need samples >= 1 and noise >= 0, got {samples} and {noise}.")
+    x, targets = _check_inputs(model, x, target, images=True)
+    samples = check_count(samples, "samples", low=1)
+    noise = check_number(noise, "noise")
     gen = torch.Generator(device="cpu").manual_seed(seed)
     spread = (x.amax(dim=tuple(range(1, x.dim()))) - x.amin(dim=tuple(range(1, x.dim()))))
     eps = torch.randn((samples, *x.shape), generator=gen).to(x.device)
     noisy = (x[None] + noise * spread.view(1, -1, *[1] * (x.dim() - 1)) * eps).flatten(0, 1)
-    targets = _targets(target, x.shape[0], x.device)
     targets = None if targets is None else targets.repeat(samples)
     grad = _gradients(model, noisy, targets, batch_size)
     return grad.abs().amax(dim=1).view(samples, x.shape[0], *x.shape[2:]).mean(0)
@@ -156,9 +171,7 @@ def path_points(steps: int, method: str = "riemann") -> tuple[torch.Tensor, torc
     """
     if method not in METHODS:
         raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
-    if steps < (2 if method == "trapezoid" else 1):
-        raise ValueError(f"steps must be at least {2 if method == 'trapezoid' else 1} for "
-                         f"{method}, got {steps}.")
+    steps = check_count(steps, f"steps (for {method})", low=2 if method == "trapezoid" else 1)
     if method == "riemann":
         alphas = torch.arange(1, steps + 1, dtype=torch.float64) / steps
         weights = torch.full((steps,), 1 / steps, dtype=torch.float64)
@@ -226,16 +239,11 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
         (N, ...) attributions shaped like x; with return_delta also the (N,) gap
         sum(attributions) - (F(x) - F(x')).
     """
-    _check_input(x)
-    if baseline is None or isinstance(baseline, str):
-        baseline = make_baseline(x, baseline or "black")
-    if not isinstance(baseline, torch.Tensor) or baseline.shape != x.shape:
-        raise ValueError(f"The baseline must be shaped like x {tuple(x.shape)}, got "
-                         f"{getattr(baseline, 'shape', type(baseline).__name__)}.")
+    x, targets = _check_inputs(model, x, target)
+    baseline = _baseline(x, baseline)
     alphas, weights = path_points(steps, method)
     alphas, weights = alphas.to(x.device, x.dtype), weights.to(x.device, x.dtype)
     n, rest = x.shape[0], [1] * (x.dim() - 1)
-    targets = _targets(target, n, x.device)
     diff = x - baseline
     # all path points of all inputs, input-major: row i * steps + k is input i at alpha_k
     points = (baseline[:, None] + alphas.view(1, -1, *rest) * diff[:, None]).flatten(0, 1)
@@ -250,6 +258,20 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
                        else targets.repeat(2))
     delta = attributions.flatten(1).sum(1) - (ends[:n] - ends[n:])
     return attributions, delta
+
+
+def _baseline(x: torch.Tensor, baseline: torch.Tensor | np.ndarray | str | None) -> torch.Tensor:
+    """The baseline x' for checked inputs x: a named kind, or a tensor or array shaped like x."""
+    if baseline is None or isinstance(baseline, str):
+        return make_baseline(x, baseline or "black")
+    if isinstance(baseline, np.ndarray):
+        baseline = torch.from_numpy(baseline).to(x.device, x.dtype)
+    if not isinstance(baseline, torch.Tensor) or tuple(baseline.shape) != tuple(x.shape):
+        got = tuple(baseline.shape) if hasattr(baseline, "shape") else type(baseline).__name__
+        raise ImageArgumentError(f"The baseline must be a tensor shaped like x {tuple(x.shape)}, "
+                                 f"got {got}: use make_baseline(x, 'black') or a named kind.")
+    baseline = check_input(baseline, "baseline", x.device, x.dtype)
+    return baseline
 
 
 def completeness_gaps(model: nn.Module, x: torch.Tensor, target: Target = None,

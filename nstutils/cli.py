@@ -5,7 +5,9 @@
 - ``nst dream IMAGE -o OUT`` dreams on a photo.
 
 Images are file paths, http(s) URLs, or sample names (``chelsea``, ``starry_night``, ``swirl``
-...). A bad argument gets one line on stderr and exit status 2.
+...). A bad argument gets one line on stderr and exit status 2, before any long work: the output
+is checked first, and is never an input nor, without ``--force``, an existing file. Ctrl-C stops
+the run, saves what was done and exits with status 130.
 """
 
 import argparse
@@ -33,10 +35,15 @@ class _Parser(argparse.ArgumentParser):
 # --- nst course -------------------------------------------------------------------------------
 
 def _notebooks_folder(given: str | None) -> Path:
+    from .course import find_notebooks
+
     folder = Path(given) if given else (Path("notebooks") if Path("notebooks").is_dir()
                                         else REPO_NOTEBOOKS)
     if not folder.is_dir():
         raise UsageError(f"no notebooks folder at {folder}; pass --notebooks PATH.")
+    if not find_notebooks(folder):
+        raise UsageError(f"no notebooks (*.ipynb) in {folder}; pass --notebooks PATH, the "
+                         "course's notebooks/ folder.")
     return folder
 
 
@@ -64,11 +71,11 @@ def course(args: argparse.Namespace) -> int:
 
 def stylize(args: argparse.Namespace) -> int:
     """Run style transfer from the command line and save the result."""
-    from .images import MIN_SIZE, save_image
+    from .images import MIN_SIZE, check_output
     from .models import load_model
     from .style import style_transfer
 
-    out = _output_path(args.output)
+    out = check_output(args.output, inputs=[args.content, *args.style], overwrite=args.force)
     if args.blend is not None and len(args.blend) != len(args.style):
         raise UsageError(f"--blend has {len(args.blend)} weights for {len(args.style)} STYLE "
                          "images: give one weight per STYLE.")
@@ -80,18 +87,15 @@ def stylize(args: argparse.Namespace) -> int:
     model = load_model(args.model, device=device)
     content = _load(args.content, args.size, device, "CONTENT")
     styles = [_load(s, args.size, device, "STYLE") for s in args.style]
-    image = style_transfer(
-        content, styles, model, steps=args.steps, content_layers=args.content_layers,
+    image, stopped = _run(
+        style_transfer, content, styles, model, steps=args.steps, content_layers=args.content_layers,
         style_layers=args.style_layers, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
         optimizer=args.optimizer, lr=args.lr, preserve_color=args.preserve_color,
         style_blend=args.blend, style_scale=args.style_scale,
         sizes=sizes if args.scales > 1 else None, seed=args.seed, progress=not args.quiet,
         autocast=args.autocast)
-    save_image(image, out)
-    if not args.quiet:
-        print(f"nst: wrote {out} ({image.shape[-1]}x{image.shape[-2]})")
-    return 0
+    return _save(image, out, args, stopped)
 
 
 # --- nst dream --------------------------------------------------------------------------------
@@ -99,20 +103,39 @@ def stylize(args: argparse.Namespace) -> int:
 def dream(args: argparse.Namespace) -> int:
     """Run DeepDream from the command line and save the result."""
     from .dream import deep_dream
-    from .images import save_image
+    from .images import check_output
     from .models import load_model
 
-    out = _output_path(args.output)
+    out = check_output(args.output, inputs=[args.image], overwrite=args.force)
     device = _device(args.device)
     model = load_model(args.model, device=device)
     image = _load(args.image, args.size, device, "IMAGE")
     given = {"layers": args.layer, "lr": args.lr}  # None: deep_dream's own default
-    result = deep_dream(image, model, channel=args.channel, octaves=args.octaves, steps=args.steps,
-                        progress=not args.quiet, seed=args.seed,
-                        **{k: v for k, v in given.items() if v is not None})
-    save_image(result, out)
+    result, stopped = _run(deep_dream, image, model, channel=args.channel, octaves=args.octaves,
+                           steps=args.steps, progress=not args.quiet, seed=args.seed,
+                           **{k: v for k, v in given.items() if v is not None})
+    return _save(result, out, args, stopped)
+
+
+# --- running and saving -----------------------------------------------------------------------
+
+def _run(paint, *args, **kwargs):
+    """Call style_transfer or deep_dream; returns the image and whether Ctrl-C stopped the run."""
+    image, history = paint(*args, return_history=True, **kwargs)
+    return image, history.interrupted
+
+
+def _save(image, out: Path, args: argparse.Namespace, stopped: bool) -> int:
+    """Save the result; returns 130 when the run was stopped early (what was done is saved)."""
+    from .images import save_image
+
+    save_image(image, out, overwrite=args.force)
+    size = f"{image.shape[-1]}x{image.shape[-2]}"
+    if stopped:
+        print(f"nst: interrupted; saved the result so far to {out} ({size}).", file=sys.stderr)
+        return 130
     if not args.quiet:
-        print(f"nst: wrote {out} ({result.shape[-1]}x{result.shape[-2]})")
+        print(f"nst: wrote {out} ({size})")
     return 0
 
 
@@ -137,17 +160,6 @@ def _load(src: str, size: int, device, what: str):
                      f"({', '.join(names)}).")
 
 
-def _output_path(given: str) -> Path:
-    import PIL.Image
-
-    out = Path(given)
-    if out.suffix.lower() not in PIL.Image.registered_extensions():
-        raise UsageError(f"-o {given}: give the output a picture extension such as .png or .jpg.")
-    if out.is_dir():
-        raise UsageError(f"-o {given} is a folder: give a file name such as {out / 'out.png'}.")
-    return out
-
-
 def _device(name: str | None):
     import torch
 
@@ -167,8 +179,9 @@ def _device(name: str | None):
     return device
 
 
-def _number(kind: type, low: float, inclusive: bool = True, what: str = ""):
-    """An argparse type: a number of ``kind`` that is >= low (or > low)."""
+def _number(kind: type, low: float, inclusive: bool = True, what: str = "",
+            high: float = math.inf):
+    """An argparse type: a number of ``kind`` that is >= low (or > low), and <= high."""
     def parse(text: str):
         try:
             value = kind(text)
@@ -178,6 +191,8 @@ def _number(kind: type, low: float, inclusive: bool = True, what: str = ""):
         if not math.isfinite(value) or value < low or (value == low and not inclusive):
             raise argparse.ArgumentTypeError(
                 f"must be {'at least' if inclusive else 'more than'} {low:g}{what}, got {text}")
+        if value > high:
+            raise argparse.ArgumentTypeError(f"must be at most {high:g}{what}, got {text}")
         return value
     return parse
 
@@ -284,10 +299,11 @@ def _add_dream(sub) -> None:
 
 
 def _side():
-    """The type of --size: whole pixels, at least the networks' smallest input."""
-    from .images import MIN_SIZE
+    """The type of --size: whole pixels, from the networks' smallest input to the largest image."""
+    from .images import LARGEST_SIZE, MIN_SIZE
 
-    return _number(int, MIN_SIZE, what=" pixels (the networks' smallest input)")
+    return _number(int, MIN_SIZE, what=f" pixels (from {MIN_SIZE}, the networks' smallest input, "
+                   f"to {LARGEST_SIZE})", high=LARGEST_SIZE)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -298,6 +314,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", help="cpu, cuda or mps (default: the fastest available)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--force", action="store_true",
+                   help="replace OUT if it exists (an input is never replaced)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,8 +337,10 @@ def main(argv: list[str] | None = None) -> int:
         # Bad inputs found by the library (unknown layer, unreadable image, no download ...):
         # their messages say what to do.
         return _fail(args, " ".join(str(err).split()))
+    except MemoryError:
+        return _fail(args, "out of memory: try a smaller --size (or --scales 1).")
     except KeyboardInterrupt:
-        print("nst: stopped.", file=sys.stderr)
+        print("nst: stopped before anything was saved.", file=sys.stderr)
         return 130
 
 

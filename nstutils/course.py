@@ -6,11 +6,48 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
+from nbclient.output_widget import OutputWidget
 
 from .quick import QUICK_ENV
 
 CELL_TIMEOUT_S = 900        # full sizes on a laptop CPU
 QUICK_CELL_TIMEOUT_S = 180  # quick mode: a cell takes seconds, so a hang fails in minutes
+
+
+class _OutputWidgetKeptHere(OutputWidget):
+    """nbclient's stand-in for an ``Output`` widget, without echoing its outputs to the kernel.
+
+    nbclient sends each output an ``Output`` widget captures (every ``interact`` has one) back to
+    the kernel on the shell socket, while it waits for the cell's reply on that same socket. With
+    another busy process on the machine, that send can swallow the socket's wake-up, and the reply
+    then sits unread until the cell's time limit: notebook 01 waited at an ``interact`` cell in 3
+    of 4 full-size runs beside a busy process (ipykernel 6 and 7 alike), and in none of 5 with
+    this class. A headless run never reads the widget back in the kernel; the outputs still go
+    into the saved notebook's widget state.
+    """
+
+    def sync_state(self) -> None:
+        """Keep the captured outputs on the client side (see the class docstring)."""
+
+
+def notebook_client(nb: nbformat.NotebookNode, folder: str | Path, timeout: int,
+                    kernel_name: str = "python3", allow_errors: bool = False) -> NotebookClient:
+    """An nbclient client for one headless run, safe with widgets on a busy machine.
+
+    Args:
+        nb: the notebook; its cells receive their outputs.
+        folder: the kernel's working folder.
+        timeout: seconds a cell may take.
+        kernel_name: the Jupyter kernel to start.
+        allow_errors: run every cell even after one fails.
+
+    Returns:
+        NotebookClient: call ``.execute()`` on it.
+    """
+    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=allow_errors,
+                            resources={"metadata": {"path": str(folder)}})
+    client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = _OutputWidgetKeptHere
+    return client
 
 
 def find_notebooks(folder: str | Path, exercises: bool = True) -> list[Path]:
@@ -65,9 +102,8 @@ def run_notebook(nb: nbformat.NotebookNode, folder: str | Path, quick: bool = Tr
     os.environ[QUICK_ENV] = "1" if quick else "0"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     try:
-        NotebookClient(nb, timeout=QUICK_CELL_TIMEOUT_S if quick else CELL_TIMEOUT_S,
-                       kernel_name="python3", allow_errors=allow_errors,
-                       resources={"metadata": {"path": str(folder)}}).execute()
+        notebook_client(nb, folder, QUICK_CELL_TIMEOUT_S if quick else CELL_TIMEOUT_S,
+                        allow_errors=allow_errors).execute()
     finally:
         if previous is None:
             os.environ.pop(QUICK_ENV, None)

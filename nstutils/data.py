@@ -10,7 +10,8 @@ import torch
 from .devices import default_device
 from .download import DownloadError, cache_dir, fetch, mirrored
 from .generated_styles import GENERATED_STYLES
-from .images import load_image
+from .images import MIN_SIZE, load_image
+from .validate import check_device, check_memory, check_size
 
 PHOTOS = {
     "chelsea": skimage.data.chelsea,
@@ -21,6 +22,9 @@ PHOTOS = {
     "coins": skimage.data.coins,
 }
 
+# The memory per pixel of loading or generating an image: the float32 RGB tensor and the copies
+# made while decoding, resizing or generating it.
+IMAGE_BYTES_PER_PIXEL = 64
 _COMMONS = "https://commons.wikimedia.org/wiki/Special:FilePath/{}?width=1024"
 PAINTINGS = {
     "starry_night": ("Van_Gogh_-_Starry_Night_-_Google_Art_Project.jpg", "swirl"),
@@ -60,7 +64,10 @@ def sample_image(name: str, size: int | tuple[int, int] | None = None,
     Returns:
         (1, 3, H, W) float32 in [0, 1].
     """
-    device = device if device is not None else default_device()
+    device = check_device(device) if device is not None else default_device()
+    if size is not None:
+        check_memory(check_size(size, "size", MIN_SIZE), 1, device, f"size={size!r}",
+                     IMAGE_BYTES_PER_PIXEL)
     if name in PHOTOS:
         photo = PHOTOS[name]()
         return load_image(np.asarray(photo), size=size, device=device)

@@ -2,6 +2,8 @@
 
 import torch
 
+from .validate import check_device
+
 
 def default_device() -> torch.device:
     """Return the fastest available device: CUDA, then Apple MPS, then the CPU.
@@ -25,10 +27,11 @@ def describe_device(device: torch.device | str | None = None) -> str:
     Returns:
         str: for example ``"cuda: NVIDIA H100 (79 GiB)"`` or ``"cpu: 2 threads"``.
     """
-    device = torch.device(device) if device is not None else default_device()
+    device = check_device(device) if device is not None else default_device()
     if device.type == "cuda":
         props = torch.cuda.get_device_properties(device)
         return f"cuda: {props.name} ({props.total_memory / 2**30:.0f} GiB)"
     if device.type == "mps":
         return "mps: Apple GPU"
     return f"cpu: {torch.get_num_threads()} threads"
+

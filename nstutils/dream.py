@@ -32,12 +32,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .images import check_image, resize, to_pil
+from .images import resize, to_pil
 from .models import FeatureNetwork, resolve_model
 from .objective import Objective
 from .objectives import direction, layer
-from .optim import optimize
+from .optim import History, optimize
 from .progress import track
+from .validate import (TargetError, check_count, check_image, check_memory, check_number,
+                       check_on)
 
 DEFAULT_LAYER = "block8"
 
@@ -48,14 +50,13 @@ def _build_objective(model: FeatureNetwork, layers: str | Sequence[str], channel
     names = list(dict.fromkeys(model.check_layers(layers, spatial=True)))
     if channel is not None:  # checked before any forward, so the command line says it at once
         for name in names:
-            if not 0 <= channel < model.channels(name):
-                raise ValueError(f"channel must be between 0 and {model.channels(name) - 1} for "
-                                 f"layer {name!r}, got {channel}.")
+            check_count(channel, f"channel (for layer {name!r})", high=model.channels(name) - 1,
+                        error=TargetError)
     if guide is None:
         return sum(layer(name, channel=channel) for name in names)
     if channel is not None:
         raise ValueError("Give either a channel or a guide image, not both.")
-    check_image(guide, "guide", batch_one=True)
+    guide = check_image(guide, "guide", batch_one=True, device=model.device)
     with torch.no_grad():
         features = model.features(guide, names)
     return sum(direction(name, f[0].mean((1, 2)), "guide") for name, f in features.items())
@@ -144,8 +145,7 @@ def dream_objective(image: torch.Tensor, model: FeatureNetwork | None = None,
     Returns:
         float: the objective.
     """
-    model = resolve_model(model, image.device)
-    check_image(image, batch_one=True)
+    image, model = _image_and_model(image, model)
     return _build_objective(model, layers, channel, guide).value(model, image)
 
 
@@ -168,8 +168,7 @@ def dream_gradient(image: torch.Tensor, model: FeatureNetwork | None = None,
     Returns:
         (float objective, (1, 3, H, W) gradient).
     """
-    model = resolve_model(model, image.device)
-    check_image(image, batch_one=True)
+    image, model = _image_and_model(image, model)
     objective = _build_objective(model, layers, channel, guide)
     image = image.detach().requires_grad_(True)
     with torch.enable_grad():
@@ -191,9 +190,8 @@ def octave_sizes(height: int, width: int, octaves: int, octave_scale: float,
     Returns:
         list of (h, w), ending with (height, width).
     """
-    if octaves < 1 or octave_scale <= 1:
-        raise ValueError(f"Need octaves >= 1 and octave_scale > 1, got {octaves} and "
-                         f"{octave_scale}.")
+    octaves = check_count(octaves, "octaves", low=1)
+    octave_scale = check_number(octave_scale, "octave_scale", low=1, positive=True)
     sizes = [(round(height / octave_scale ** i), round(width / octave_scale ** i))
              for i in range(octaves)][::-1]
     if min(sizes[0]) < min_size:
@@ -208,8 +206,12 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
                layers: str | Sequence[str] = DEFAULT_LAYER, channel: int | None = None,
                octaves: int = 3, octave_scale: float = 1.4, steps: int = 20, lr: float = 0.01,
                jitter: int = 32, tile: int | None = None, guide: torch.Tensor | None = None,
-               normalize: bool = True, progress: bool = True, seed: int = 0) -> torch.Tensor:
+               normalize: bool = True, progress: bool = True, seed: int = 0,
+               return_history: bool = False) -> torch.Tensor | tuple[torch.Tensor, History]:
     """Dream: climb a layer's activations by changing the photo, octave by octave.
+
+    One Ctrl-C (or the notebook's stop button) stops every octave: the dream so far comes back
+    at the photo's size, and the history says it was interrupted.
 
     Args:
         image: (1, 3, H, W) in [0, 1], the photo to start from.
@@ -229,19 +231,24 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
         normalize: divide each gradient by its mean absolute value.
         progress: show a progress bar per octave.
         seed: seeds the jitter.
+        return_history: also return the `History` of the loss (all octaves in a row).
 
     Returns:
-        (1, 3, H, W) dream in [0, 1].
+        (1, 3, H, W) dream in [0, 1]; with ``return_history``, (dream, History).
     """
-    model = resolve_model(model, image.device)
-    check_image(image, batch_one=True)
-    if steps < 0 or jitter < 0:
-        raise ValueError(f"steps and jitter must be 0 or more, got {steps} and {jitter}.")
+    image, model = _image_and_model(image, model)
+    jitter = check_count(jitter, "jitter")
+    height, width = image.shape[-2:]
+    if tile is not None:
+        tile = check_count(tile, "tile", low=1)
+    seen = (height, width) if tile is None else (min(tile, height), min(tile, width))
+    check_memory(seen, 1, image.device, f"Dreaming at {width}x{height}" if tile is None
+                 else f"tile={tile}")
     objective = _build_objective(model, layers, channel, guide)
-    sizes = octave_sizes(*image.shape[-2:], octaves, octave_scale, model.min_size)
+    sizes = octave_sizes(height, width, octaves, octave_scale, model.min_size)
     generator = torch.Generator().manual_seed(seed)
     base = resize(image.detach(), sizes[0])
-    dream = base.clone()
+    dream, history = base.clone(), History()
     for i, size in enumerate(sizes):
         if i > 0:
             next_base = resize(image.detach(), size)
@@ -252,9 +259,23 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
             seen = _NormalizeGradient.apply(dream) if normalize else dream
             return -_tiled_value(objective, model, seen.roll((dy, dx), (-2, -1)), tile, None)
 
-        optimize(dream, loss, steps, lr=lr, after_step=lambda d=dream: d.clamp_(0, 1),
-                 progress=progress, desc=f"octave {i + 1}/{len(sizes)} ({size[1]}x{size[0]})")
-    return dream.detach()
+        history.extend(optimize(dream, loss, steps, lr=lr, after_step=lambda d=dream: d.clamp_(0, 1),
+                                progress=progress,
+                                desc=f"octave {i + 1}/{len(sizes)} ({size[1]}x{size[0]})"))
+        if history.interrupted:  # one Ctrl-C stops every octave
+            break
+    if dream.shape[-2:] != image.shape[-2:]:  # stopped early: the dream so far, at full size
+        dream = carry_detail(dream.detach(), base, image.detach())
+    return (dream.detach(), history) if return_history else dream.detach()
+
+
+def _image_and_model(image: torch.Tensor,
+                     model: FeatureNetwork | None) -> tuple[torch.Tensor, FeatureNetwork]:
+    """Check the (1, 3, H, W) photo, and resolve the network on its device."""
+    image = check_image(image, batch_one=True)
+    model = resolve_model(model, image.device)
+    check_on(image, model.device)
+    return image, model
 
 
 def carry_detail(dreamed: torch.Tensor, base: torch.Tensor,
@@ -307,17 +328,21 @@ def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames:
             octaves defaults to 1 and steps to 5, since each frame starts from a dream.
 
     Returns:
-        list of (1, 3, H, W) frames.
+        list of (1, 3, H, W) frames; fewer than ``frames`` when stopped with Ctrl-C (the GIF
+        then holds the frames made).
     """
-    if frames < 1 or factor < 1:
-        raise ValueError(f"Need frames >= 1 and factor >= 1, got {frames} and {factor}.")
-    options = {"octaves": 1, "steps": 5, **dream_options, "progress": False}
+    frames = check_count(frames, "frames", low=1)
+    factor = check_number(factor, "factor", low=1)
+    options = {"octaves": 1, "steps": 5, **dream_options, "progress": False,
+               "return_history": True}
     seed = options.pop("seed", 0)
-    model = resolve_model(model, image.device)
-    current, out = image.detach(), []
+    current, model = _image_and_model(image, model)
+    out = []
     for k in track(range(frames), "zoom frames", unit="frames", enabled=progress):
-        current = deep_dream(current, model, seed=seed + k, **options)
+        current, history = deep_dream(current, model, seed=seed + k, **options)
         out.append(current)
+        if history.interrupted:  # one Ctrl-C stops every frame
+            break
         current = zoom(current, factor)
     if path is not None:
         save_gif(out, path, fps)

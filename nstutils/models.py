@@ -26,7 +26,7 @@ import torchvision
 from torch import nn
 
 from .devices import default_device
-from .download import DownloadError, fetch, mirrored
+from .download import CachedFileError, fetch, mirrored, removal_hint
 from .efficientnet_lite import EfficientNetLite0
 from .feature_network import FeatureNetwork, Layer, UnknownLayerError
 
@@ -123,23 +123,33 @@ TORCHVISION_WEIGHTS = {
 }
 
 
+WEIGHTS_MAX_BYTES = 2**30  # VGG19's file, the largest, is 548 MB
+WEIGHTS_DEADLINE_S = 1800  # 548 MB at 0.3 MB/s
+
+
 def _torchvision_network(name: str) -> nn.Module:
-    """Build a torchvision network and load its ImageNet weights (downloaded once, then cached)."""
+    """Build a torchvision network and load its ImageNet weights (downloaded once, then cached).
+
+    The file must match the SHA-256 prefix in its name whether it comes from torchvision's
+    server, from ``NSTUTILS_WEIGHTS_MIRROR`` or from the cache, and it is read with
+    ``weights_only=True`` (no pickled code runs) into a network of the exact layout.
+    """
     url, cached = _weights_url(name), weights_file(name)
-    source = mirrored(url, "NSTUTILS_WEIGHTS_MIRROR")
     hash_prefix = re.search(r"-([a-f0-9]+)\.", cached.name)  # torchvision's names carry one
-    path = fetch(source, cached.parent, cached.name, f"the {name} weights",
+    path = fetch(mirrored(url, "NSTUTILS_WEIGHTS_MIRROR"), cached.parent, cached.name,
+                 f"the {name} weights",
                  hint=f"Without network, copy {cached.name} (from {url}) into that folder, "
                       "or use the offline default: load_model('efficientnet_lite0').",
-                 sha256_prefix=hash_prefix.group(1) if source == url and hash_prefix else None)
+                 sha256_prefix=hash_prefix.group(1) if hash_prefix else None,
+                 max_bytes=WEIGHTS_MAX_BYTES, deadline_s=WEIGHTS_DEADLINE_S)
     kwargs = {"aux_logits": True, "init_weights": False} if name == "googlenet" else {}
     net = getattr(torchvision.models, name)(weights=None, **kwargs)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
         net.load_state_dict(state, strict=True)
     except Exception as err:  # unpickling refused, truncated file, wrong keys
-        raise DownloadError(f"{path} is not a valid {name} weights file ({type(err).__name__}: "
-                            f"{str(err).splitlines()[0][:200]}). Delete it and try again.") from None
+        raise CachedFileError(f"{path} is not a valid {name} weights file ({type(err).__name__}: "
+                              f"{str(err).splitlines()[0][:200]}). {removal_hint(path)}") from None
     if name == "googlenet":
         net.aux1 = net.aux2 = None
     return net
@@ -212,6 +222,7 @@ def load_model(name: str = "efficientnet_lite0",
 
     Raises:
         DownloadError: a torchvision network's weights are neither cached nor downloadable.
+        CachedFileError: the cached weights file is wrong or damaged (the message names it).
     """
     _check_name(name)
     model = MODELS[name]()

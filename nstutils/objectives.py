@@ -24,6 +24,7 @@ import torch
 from .losses import gram_matrix
 from .models import class_index
 from .objective import Activations, Maps, Objective
+from .validate import TargetError, check_count
 
 __all__ = ["Objective", "neuron", "channel", "layer", "direction", "class_logit",
            "class_probability", "gram_similarity", "diversity"]
@@ -35,9 +36,7 @@ def _check_name(layer: str) -> None:
 
 
 def _check_index(index: int, what: str) -> int:
-    if not isinstance(index, int) or isinstance(index, bool) or index < 0:
-        raise ValueError(f"{what} must be an int >= 0, got {index!r}.")
-    return index
+    return check_count(index, what, error=TargetError)
 
 
 def _channel_of(acts: Activations, layer: str, index: int) -> torch.Tensor:

@@ -3,23 +3,34 @@
 Feature visualization, DeepDream, feature inversion, texture synthesis and style transfer all
 call `optimize`. It shows a progress bar (in a notebook it ends as a one-line summary), records
 every loss term so a notebook can plot it, syncs with the device only when the bar updates, stops
-cleanly on Ctrl-C / the notebook's stop button, and stops with a clear message when the loss turns
-NaN or explodes or the GPU runs out of memory.
+cleanly on Ctrl-C / the notebook's stop button, and stops with a clear message when the run
+diverges (the loss turns NaN or climbs far above its start, or the image saturates) or the GPU
+runs out of memory.
 """
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from .progress import Progress
+from .validate import check_count, check_number
 
 LossTerms = dict[str, torch.Tensor]
+# The divergence guard. A loss this many times further from zero than at the start has exploded.
+EXPLODED = 1e4
+# A value within EDGE of 0 or 1 is saturated (below half a level of an 8-bit image). At the first
+# check (after ``log_every`` steps) a run that saturated at least SATURATED of the values that were
+# not saturated at the start has diverged: an Adam step moves every value by about ``lr``, so
+# lr=1e6 throws every pixel to 0 or 1 at the first step, while the course's runs at their own
+# rates (0.01 to 0.05) had saturated at most 4 % of their pixels there (texture synthesis).
+EDGE = 1 / 512
+SATURATED = 0.9
 
 
 class OptimizationError(RuntimeError):
-    """The optimization went wrong (NaN or exploding loss, out of memory) and was stopped."""
+    """The optimization went wrong (NaN, exploding loss, saturated image, out of memory) and stopped."""
 
 
 @dataclass
@@ -40,12 +51,21 @@ class History:
         """Return the last recorded value of a loss term."""
         return self.losses[name][-1]
 
+    def extend(self, run: "History") -> None:
+        """Append a later run (the next octave or scale): its losses, steps and interruption."""
+        for name, values in run.losses.items():
+            self.losses.setdefault(name, []).extend(values)
+        self.steps += run.steps
+        self.interrupted = self.interrupted or run.interrupted
+
 
 def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
              loss_fn: Callable[[], torch.Tensor | LossTerms], steps: int, *,
              optimizer: str = "adam", lr: float = 0.02, lr_decay: float = 1.0,
              after_step: Callable[[], None] | None = None, progress: bool = True,
-             desc: str = "optimizing", log_every: int = 10) -> History:
+             desc: str = "optimizing", log_every: int = 10,
+             image: Callable[[], torch.Tensor] | None = None,
+             weights: Mapping[str, object] | None = None) -> History:
     """Minimize ``loss_fn()`` over ``variables`` in place.
 
     Args:
@@ -61,28 +81,34 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
         progress: show a progress bar.
         desc: the progress bar's label.
         log_every: update the bar and check the loss every this many steps (the only syncs).
+        image: returns the (N, 3, H, W) image in [0, 1] that the variables make, for the
+            saturation check; None: the first variable when it is such an image.
+        weights: the loss weights to name when the run diverges, e.g. ``{"style_weight": 10}``.
 
     Returns:
         History: the loss terms at every step.
 
     Raises:
-        OptimizationError: the loss became NaN or infinite, exploded, or memory ran out.
+        OptimizationError: the loss became NaN or infinite or exploded, the image saturated, the
+            gradients overflowed, or memory ran out.
         ValueError: bad arguments.
     """
     variables = [variables] if isinstance(variables, torch.Tensor) else list(variables)
-    if steps < 0:
-        raise ValueError(f"steps must be 0 or more, got {steps}.")
-    if lr <= 0 or not math.isfinite(lr):
-        raise ValueError(f"lr must be a positive number, got {lr}.")
+    steps = check_count(steps, "steps")
+    log_every = check_count(log_every, "log_every", low=1)
+    lr = check_number(lr, "lr", positive=True)
     if not 0 < lr_decay <= 1:
         raise ValueError(f"lr_decay must be in (0, 1] (1 keeps the learning rate), got {lr_decay}.")
     for v in variables:
         if not v.is_leaf:
             raise ValueError("optimize changes leaf tensors: pass image.detach().clone().")
+        if not bool(torch.isfinite(v).all()):
+            raise ValueError("The starting values hold NaN or infinity: start from finite ones.")
         v.requires_grad_(True)
     opt = _make_optimizer(optimizer, variables, lr)
     schedule = (torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps - 1, eta_min=lr * lr_decay)
                 if lr_decay < 1 and steps > 1 else None)
+    guard = _Guard(opt, _advice(lr, weights), image or _image_of(variables[0]))
     history = History()
     pending: list[torch.Tensor] = []
     names: list[str] = []
@@ -109,12 +135,12 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
             values = torch.stack([t.detach() for t in terms.values()])
             pending.append(torch.cat([values, values.sum()[None]]))
             if (step + 1) % log_every == 0 or step + 1 == steps:
-                _flush(pending, names, history, lr)
+                _flush(pending, names, history, guard)
                 bar.update(step + 1, f"loss {history.final():.4g}")
             history.steps = step + 1
     except KeyboardInterrupt:
         history.interrupted = True
-        _flush(pending, names, history, lr)
+        _flush(pending, names, history, guard)
         print(f"Stopped by the user after {history.steps} of {steps} steps.")
     except torch.cuda.OutOfMemoryError:
         raise OptimizationError(_out_of_memory_message(variables)) from None
@@ -142,8 +168,9 @@ def _as_terms(loss: torch.Tensor | LossTerms) -> LossTerms:
     return {name: value.reshape(()) for name, value in terms.items()}
 
 
-def _flush(pending: list[torch.Tensor], names: list[str], history: History, lr: float) -> None:
-    """Copy the recorded losses to the host in one transfer and check them."""
+def _flush(pending: list[torch.Tensor], names: list[str], history: History,
+           guard: "_Guard") -> None:
+    """Copy the recorded losses to the host in one transfer and check the run."""
     if not pending:
         return
     rows = torch.stack(pending).float().cpu().tolist()
@@ -151,16 +178,84 @@ def _flush(pending: list[torch.Tensor], names: list[str], history: History, lr: 
     for row in rows:
         for name, value in zip(names, row):
             history.losses.setdefault(name, []).append(value)
-    first, last = history.losses["total"][0], history.losses["total"][-1]
-    if not math.isfinite(last):
-        raise OptimizationError(
-            f"The loss became {last} after {len(history.losses['total'])} steps. The learning "
-            f"rate (lr={lr}) is probably too high, or a loss weight too large: lower them and "
-            "run again.")
-    if first > 0 and last > 1e4 * first:
-        raise OptimizationError(
-            f"The loss exploded from {first:.3g} to {last:.3g}. The learning rate (lr={lr}) is "
-            "probably too high, or a loss weight too large: lower them and run again.")
+    guard.check(history.losses["total"])
+
+
+class _Guard:
+    """Stops a run that diverges, with a message naming the learning rate and the weights.
+
+    A run has diverged when its loss is NaN or infinite or has climbed `EXPLODED` times above a
+    positive start, when Adam's gradient statistics overflowed (the steps then shrink to 0: the
+    image silently stops changing), or when at the first check the image has saturated (see
+    `SATURATED`).
+    """
+
+    def __init__(self, opt: torch.optim.Optimizer, advice: str,
+                 image: Callable[[], torch.Tensor] | None):
+        """Note the run's optimizer and how saturated its image is at the start."""
+        self.opt, self.advice, self.image = opt, advice, image
+        self.start = None if image is None else _saturation(image)
+
+    def check(self, totals: list[float]) -> None:
+        """Raise `OptimizationError` when the run has diverged.
+
+        Args:
+            totals: the total loss at every step so far.
+        """
+        first, last = totals[0], totals[-1]
+        if not math.isfinite(last):
+            raise OptimizationError(f"The loss became {last} after {len(totals)} steps. "
+                                    f"{self.advice}")
+        if first > 0 and last > EXPLODED * first:
+            raise OptimizationError(f"The loss exploded from {first:.3g} to {last:.3g}. "
+                                    f"{self.advice}")
+        if _overflowed(self.opt):
+            raise OptimizationError(f"The loss ({last:.3g}) is so large that its gradients "
+                                    f"overflow, and the image stopped changing. {self.advice}")
+        if self.start is not None:
+            self._check_saturation(len(totals))
+
+    def _check_saturation(self, steps: int) -> None:
+        start, now = self.start, _saturation(self.image)
+        self.start = None  # checked once, early: later, a legitimate run may saturate pixels
+        if start < 1 and (now - start) / (1 - start) >= SATURATED:
+            raise OptimizationError(
+                f"After {steps} steps {now:.0%} of the pixels are stuck at 0 or 1 (at the start: "
+                f"{start:.0%}): the image saturated. {self.advice}")
+
+
+def _image_of(variable: torch.Tensor) -> Callable[[], torch.Tensor] | None:
+    """The variable itself when it is an (N, 3, H, W) image, for the saturation check."""
+    return (lambda: variable) if variable.dim() == 4 and variable.shape[1] == 3 else None
+
+
+def _saturation(image: Callable[[], torch.Tensor]) -> float:
+    """The fraction of an image's values within EDGE of 0 or 1."""
+    with torch.no_grad():
+        x = image().detach()
+        return float(((x <= EDGE) | (x >= 1 - EDGE)).float().mean())
+
+
+def _overflowed(opt: torch.optim.Optimizer) -> bool:
+    """Whether Adam's running mean of squared gradients overflowed to infinity."""
+    moments = [state["exp_avg_sq"].amax() for state in opt.state.values() if "exp_avg_sq" in state]
+    return bool(moments) and not bool(torch.isfinite(torch.stack(moments)).all())
+
+
+def _advice(lr: float, weights: Mapping[str, object] | None) -> str:
+    """What to change when a run diverges: the learning rate, or the weights named."""
+    named = f" ({', '.join(f'{k}={_short(v)}' for k, v in weights.items())})" if weights else ""
+    return (f"The learning rate (lr={lr:g}) is probably too high, or a loss weight too "
+            f"large{named}: lower them and run again.")
+
+
+def _short(value: object) -> str:
+    """A weight as a short text: ``10``, ``1e+30`` or ``[1, 10]`` for one per image."""
+    if isinstance(value, torch.Tensor):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_short(v) for v in value) + "]"
+    return f"{value:g}" if isinstance(value, float | int) else str(value)
 
 
 def _out_of_memory_message(variables: list[torch.Tensor]) -> str:

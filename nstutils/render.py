@@ -18,6 +18,7 @@ from .optim import History, optimize
 from .param import ImageParam, make_param
 from .transforms import (Jitter, Penalty, RandomScale, Transform, apply_transforms, check_pieces,
                          standard_transforms)
+from .validate import check_count, check_memory, check_size
 
 DEFAULT_SIZE = 128
 
@@ -59,10 +60,10 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
     model = resolve_model(model, default_device())
     model.check_layers(list(objective.layers))
     size, batch = _resolve_shape(param, size, batch)
+    hw = check_size(size, "size", model.min_size)
+    batch = check_count(batch, "batch", low=1)
+    check_memory(hw, batch, model.device, f"size={size!r}")
     image_param = make_param(param, size, batch, seed, model.device)
-    if min(image_param.size) < model.min_size:
-        raise ValueError(f"An image of {image_param.size} pixels is too small: {model.name} "
-                         f"needs at least {model.min_size} on each side.")
     transforms = check_pieces(standard_transforms() if transforms is None else transforms,
                               "transforms")
     penalties = check_pieces(penalties, "penalties")
@@ -77,7 +78,7 @@ def visualize(objective: Objective, model: FeatureNetwork | None = None,
         return terms
 
     history = optimize(image_param.params, loss_fn, steps, lr=lr, progress=progress,
-                       desc=f"visualize {objective.name}")
+                       desc=f"visualize {objective.name}", image=image_param)
     with torch.no_grad():
         image = image_param().detach()
     return (image, history) if return_history else image
@@ -87,8 +88,7 @@ def _resolve_shape(param: str | ImageParam, size, batch) -> tuple[tuple[int, int
     """Take the shape from ``param`` when it is an ImageParam, refusing a conflicting one."""
     if not isinstance(param, ImageParam):
         return (DEFAULT_SIZE if size is None else size), (1 if batch is None else batch)
-    wanted = (size, size) if isinstance(size, int) else size
-    if size is not None and tuple(param.size) != tuple(wanted):
+    if size is not None and tuple(param.size) != check_size(size):
         raise ValueError(f"size={size} conflicts with the given param of size {param.size}: "
                          "leave size out, or build the param at that size.")
     if batch is not None and batch != param.batch:

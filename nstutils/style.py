@@ -23,9 +23,10 @@ from .losses import ContentLoss, StyleLoss, gram_matrix, tv_loss
 from .models import FeatureNetwork, resolve_model
 from .optim import History, LossTerms, optimize
 from .style_settings import (CONTENT_WEIGHT, PRESERVE_COLOR, STEPS, STYLE_WEIGHT, TV_WEIGHT,
-                             PaintSettings, batch_size, blend_weights, check_pixels,
-                             initial_canvas, layers_or_default, paint_settings,
-                             per_image, per_layer_weights, scales_for, style_list, style_size)
+                             PaintSettings, batch_size, blend_weights, initial_canvas,
+                             layers_or_default, paint_settings, per_image, per_layer_weights,
+                             scales_for, style_list, style_size)
+from .validate import check_count, check_image, check_on, check_size
 
 BORDER = 16  # pixels of mirror padding around the canvas (see _features)
 Weighted = dict[str, tuple[torch.Tensor | float, ContentLoss | StyleLoss]]
@@ -90,8 +91,8 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         (B, 3, H', W') in [0, 1] (H', W' the last of ``sizes``, or the content's size); with
         ``return_history``, the tuple (image, History).
     """
-    check_pixels(content, "content")
-    styles = style_list(style)
+    content = check_image(content, "content")
+    styles = style_list(style, content.device)
     blend = blend_weights(style_blend, len(styles))
     batch = batch_size(content, content_weight, style_weight)
     alpha = per_image(content_weight, "content_weight", batch, content.device)
@@ -110,13 +111,16 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         styles = [match_colors(s, content) for s in styles] if preserve_color else styles
         photo = content
     model = resolve_model(model, content.device)
+    check_on(content, model.device, "content")
     c_layers = layers_or_default(model, content_layers, 0) if (alpha > 0).any() else []
     s_layers = layers_or_default(model, style_layers, 1) if (beta > 0).any() else []
     s_weights = per_layer_weights(style_layer_weights, s_layers)
     settings = paint_settings(scales_for(sizes, photo.shape[-2:], model.min_size), steps,
-                              optimizer, lr, tv_weight, style_scale=style_scale,
-                              autocast=autocast, progress=progress, log_every=log_every,
-                              desc="style transfer")
+                              optimizer, lr, tv_weight, batch, content.device,
+                              style_scale=style_scale, autocast=autocast, progress=progress,
+                              log_every=log_every, desc="style transfer",
+                              weights={"content_weight": content_weight,
+                                       "style_weight": style_weight, "tv_weight": tv_weight})
     canvas = initial_canvas(init, photo, batch, settings.scales[0], seed, content.device)
 
     def loss_at(x: torch.Tensor) -> Callable[[], LossTerms]:
@@ -164,12 +168,14 @@ def invert_features(image: torch.Tensor, layers: str | Sequence[str],
     Returns:
         (N, 3, H, W) in [0, 1]; with ``return_history``, (image, History).
     """
-    check_pixels(image, "image")
+    image = check_image(image, "image")
     model = resolve_model(model, image.device)
+    check_on(image, model.device)
     layers = model.check_layers(layers, spatial=True)
     settings = paint_settings(scales_for(None, image.shape[-2:], model.min_size), steps,
-                              optimizer, lr, tv_weight, progress=progress,
-                              desc="feature inversion")
+                              optimizer, lr, tv_weight, image.shape[0], image.device,
+                              progress=progress, desc="feature inversion",
+                              weights={"tv_weight": tv_weight})
     canvas = initial_canvas(init, image, image.shape[0], settings.scales[0], seed, image.device)
 
     def loss_at(x: torch.Tensor) -> Callable[[], LossTerms]:
@@ -217,14 +223,16 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], layers: str
     """
     styles = style_list(style)
     blend = blend_weights(style_blend, len(styles))
-    if batch < 1:
-        raise ValueError(f"batch must be 1 or more, got {batch}.")
+    batch = check_count(batch, "batch", low=1)
     model = resolve_model(model, styles[0].device)
+    for s in styles:
+        check_on(s, model.device, "style")
     layers = model.check_layers(layers, spatial=True)
     weights = per_layer_weights(layer_weights, layers)
-    hw = (size, size) if isinstance(size, int) else tuple(size)
+    hw = check_size(size, "size", model.min_size)
     settings = paint_settings(scales_for(None, hw, model.min_size), steps, optimizer, lr,
-                              tv_weight, progress=progress, desc="texture synthesis")
+                              tv_weight, batch, styles[0].device, progress=progress,
+                              desc="texture synthesis", weights={"tv_weight": tv_weight})
     canvas = initial_canvas("noise", None, batch, settings.scales[0], seed, styles[0].device)
 
     def loss_at(x: torch.Tensor) -> Callable[[], LossTerms]:
@@ -255,14 +263,11 @@ def _coarse_to_fine(canvas: torch.Tensor, loss_at: Callable[[torch.Tensor], Call
         label = f"{settings.desc} {hw[1]}x{hw[0]}"
         if len(settings.scales) > 1:
             label += f" (scale {i + 1}/{len(settings.scales)})"
-        run = optimize(x, loss_at(x), steps, optimizer=settings.optimizer, lr=settings.lr,
-                       lr_decay=settings.lr_decay, after_step=lambda x=x: x.clamp_(0, 1),
-                       progress=settings.progress, desc=label, log_every=settings.log_every)
-        for name, values in run.losses.items():
-            history.losses.setdefault(name, []).extend(values)
-        history.steps += run.steps
-        history.interrupted = run.interrupted
-        if run.interrupted:  # hand back the size that was asked for
+        history.extend(optimize(x, loss_at(x), steps, optimizer=settings.optimizer, lr=settings.lr,
+                                lr_decay=settings.lr_decay, after_step=lambda x=x: x.clamp_(0, 1),
+                                progress=settings.progress, desc=label,
+                                log_every=settings.log_every, weights=settings.weights))
+        if history.interrupted:  # one Ctrl-C stops every scale: hand back the size asked for
             x = resize(x.detach(), settings.scales[-1])
             break
     return x.detach(), history

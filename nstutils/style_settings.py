@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from .images import check_image, resize
+from .images import resize
 from .models import FeatureNetwork
+from .validate import (BYTES_PER_PIXEL, ArgumentError, SizeError, check_count, check_image,
+                       check_memory, check_number)
 
 # Content layers and style layers per network. For EfficientNet-Lite0 the style layers are the
 # expanded ReLU6 activations inside blocks 1, 3, 5, 8 and 11 (one per resolution, shallow to
@@ -52,6 +54,7 @@ class PaintSettings:
         progress: show progress bars.
         log_every: record losses every this many steps.
         desc: the progress bar's label ("style transfer", ...).
+        weights: the loss weights, named when the run diverges.
     """
 
     scales: list[Size]
@@ -64,6 +67,7 @@ class PaintSettings:
     progress: bool = True
     log_every: int = 10
     desc: str = "optimizing"
+    weights: Mapping[str, object] | None = None
 
     @property
     def lr_decay(self) -> float:
@@ -72,7 +76,8 @@ class PaintSettings:
 
 
 def paint_settings(scales: list[Size], steps: int | Sequence[int], optimizer: str,
-                   lr: float | None, tv_weight: float, **options) -> PaintSettings:
+                   lr: float | None, tv_weight: float, batch: int, device: torch.device,
+                   **options) -> PaintSettings:
     """Check the optimization's arguments and gather them.
 
     Args:
@@ -81,6 +86,8 @@ def paint_settings(scales: list[Size], steps: int | Sequence[int], optimizer: st
         optimizer: ``"adam"`` or ``"lbfgs"``.
         lr: the starting learning rate; the optimizer's default when None.
         tv_weight: 0 or more.
+        batch: how many canvases are optimized (with ``device``, for the memory check).
+        device: where they are optimized.
         **options: the other fields of `PaintSettings`.
 
     Returns:
@@ -88,17 +95,17 @@ def paint_settings(scales: list[Size], steps: int | Sequence[int], optimizer: st
     """
     if optimizer not in LEARNING_RATES:
         raise ValueError(f"Unknown optimizer {optimizer!r}: use 'adam' or 'lbfgs'.")
-    if tv_weight < 0 or not math.isfinite(tv_weight):
-        raise ValueError(f"tv_weight must be 0 or more, got {tv_weight}.")
-    style_scale = options.get("style_scale", 1.0)
-    if style_scale <= 0 or not math.isfinite(style_scale):
-        raise ValueError(f"style_scale must be a positive number, got {style_scale}.")
-    counts = [steps] * len(scales) if isinstance(steps, int) else [int(s) for s in steps]
+    check_number(tv_weight, "tv_weight")
+    check_number(options.get("style_scale", 1.0), "style_scale", positive=True)
+    check_count(options.get("log_every", 10), "log_every", low=1)
+    if lr is not None:
+        check_number(lr, "lr", positive=True)
+    many = isinstance(steps, Sequence) and not isinstance(steps, str)
+    counts = [check_count(s, "steps") for s in (steps if many else [steps] * len(scales))]
     if len(counts) != len(scales):
         raise ValueError(f"Got {len(counts)} step counts for {len(scales)} sizes: give one per "
                          "size.")
-    if any(c < 0 for c in counts):
-        raise ValueError(f"steps must be 0 or more, got {steps}.")
+    check_memory(scales[-1], batch, device, f"At {max(scales[-1])} pixels the canvas")
     return PaintSettings(scales, counts, optimizer, LEARNING_RATES[optimizer] if lr is None else lr,
                          tv_weight, **options)
 
@@ -136,6 +143,11 @@ def layers_or_default(model: FeatureNetwork, layers: str | Sequence[str] | None,
     """
     if layers is None:
         layers = default_layers(model)[kind]
+    if not layers or (isinstance(layers, str) and not layers.strip()):
+        what = ("content_layers", "style_layers")[kind]
+        raise ArgumentError(f"{what}={layers!r} names no layer: give layer names (see "
+                            f"model.spatial_layers), None for the defaults, or set "
+                            f"{('content_weight', 'style_weight')[kind]}=0 to leave that loss out.")
     return model.check_layers(layers, spatial=True)
 
 
@@ -168,27 +180,14 @@ def per_layer_weights(weights: Sequence[float] | Mapping[str, float] | None,
     return dict(zip(layers, values))
 
 
-def check_pixels(image, name: str, batch_one: bool = False) -> None:
-    """`check_image`, plus the pixel values: in [0, 1] and finite.
-
-    Args:
-        image: the argument to check, (N, 3, H, W) (or (1, 3, H, W) with ``batch_one``).
-        name: its name in the message.
-        batch_one: require a single image.
-    """
-    check_image(image, name, batch_one)
-    if not bool(((image >= 0) & (image <= 1)).all()):  # NaN fails too
-        raise ValueError(f"{name} must hold values in [0, 1]: clamp it with .clamp(0, 1).")
-
-
-def style_list(style: torch.Tensor | Sequence[torch.Tensor]) -> list[torch.Tensor]:
-    """One style image or several -> a checked list of (1, 3, h, w) images."""
+def style_list(style: torch.Tensor | Sequence[torch.Tensor],
+               device: torch.device | None = None) -> list[torch.Tensor]:
+    """One style image or several -> a checked list of (1, 3, h, w) images (on ``device``)."""
     styles = [style] if isinstance(style, torch.Tensor) else list(style)
     if not styles:
         raise ValueError("Give at least one style image.")
-    for i, s in enumerate(styles):
-        check_pixels(s, "style" if len(styles) == 1 else f"style[{i}]", batch_one=True)
-    return styles
+    return [check_image(s, "style" if len(styles) == 1 else f"style[{i}]", batch_one=True,
+                        device=device) for i, s in enumerate(styles)]
 
 
 def blend_weights(blend: Sequence[float] | None, n: int) -> list[float]:
@@ -237,13 +236,14 @@ def scales_for(sizes: int | Sequence[int] | None, hw: Size, min_size: int) -> li
     h, w = hw
     if sizes is None:
         sizes = [max(h, w)]
-    sizes = [int(s) for s in ([sizes] if isinstance(sizes, int) else sizes)]
+    sizes = [check_count(s, "sizes", low=1, error=SizeError)
+             for s in (sizes if isinstance(sizes, (list, tuple)) else [sizes])]
     if not sizes or any(b <= a for a, b in zip(sizes, sizes[1:])):
         raise ValueError(f"sizes must grow from coarse to fine, e.g. [256, 512]; got {sizes}.")
     scales = [(max(1, round(h * s / max(h, w))), max(1, round(w * s / max(h, w)))) for s in sizes]
     if min(scales[0]) < min_size:
-        raise ValueError(f"At size {sizes[0]} the image is {scales[0][1]}x{scales[0][0]} pixels; "
-                         f"the network needs at least {min_size} on each side. Use a larger size.")
+        raise SizeError(f"At size {sizes[0]} the image is {scales[0][1]}x{scales[0][0]} pixels; "
+                        f"the network needs at least {min_size} on each side. Use a larger size.")
     return scales
 
 
@@ -253,8 +253,10 @@ def style_size(style: torch.Tensor, hw: Size, scale: float, min_size: int) -> Si
     side = scale * max(hw)
     size = (max(1, round(h * side / max(h, w))), max(1, round(w * side / max(h, w))))
     if min(size) < min_size:
-        raise ValueError(f"style_scale={scale} makes the style image {size[1]}x{size[0]} pixels; "
-                         f"the network needs at least {min_size}. Use a larger style_scale.")
+        raise SizeError(f"style_scale={scale} makes the style image {size[1]}x{size[0]} pixels; "
+                        f"the network needs at least {min_size}. Use a larger style_scale.")
+    # the style image only goes forward, without gradients: a quarter of a canvas' memory
+    check_memory(size, 1, style.device, f"style_scale={scale}", BYTES_PER_PIXEL / 4)
     return size
 
 
@@ -274,7 +276,7 @@ def initial_canvas(init: str | torch.Tensor, content: torch.Tensor | None, batch
         (batch, 3, H, W) in [0, 1].
     """
     if isinstance(init, torch.Tensor):
-        check_pixels(init, "init")
+        init = check_image(init, "init")
         if init.shape[0] not in (1, batch):
             raise ValueError(f"init has a batch of {init.shape[0]}; give 1 image or {batch}.")
         return resize(init.to(device), hw).expand(batch, -1, -1, -1)

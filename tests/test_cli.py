@@ -2,9 +2,11 @@
 
 import PIL.Image
 import pytest
+import torch
 
 import nstutils as nst
 from nstutils.cli import main
+from tests.test_images import png_declaring
 
 FAST = ["--size", "64", "--steps", "3", "--device", "cpu", "--quiet"]
 
@@ -56,7 +58,8 @@ def test_dream_end_to_end(tmp_path):
     (["stylize", "chelsea", "swirl", "--scales", "4"], "keep size / 2^(scales - 1)"),
     (["stylize", "chelsea", "swirl", "--device", "tpu"], "is not a device"),
     (["dream", "chelsea", "--layer", "logits"], "spatial layer"),
-    (["dream", "chelsea", "--channel", "5000"], "channel must be between 0 and"),
+    (["dream", "chelsea", "--channel", "5000"], "must be between 0 and"),
+    (["stylize", "chelsea", "swirl", "--size", "100000"], "--size: must be at most 8192"),
 ])
 def test_bad_arguments_get_one_clear_line_and_status_2(tmp_path, capsys, args, message):
     code = main(fast(*args, "-o", str(tmp_path / "out.png")))
@@ -70,3 +73,91 @@ def test_bad_arguments_get_one_clear_line_and_status_2(tmp_path, capsys, args, m
 def test_an_output_without_a_picture_extension_is_refused(tmp_path, capsys):
     assert main(["stylize", "chelsea", "swirl", "-o", str(tmp_path / "out.txt"), *FAST]) == 2
     assert "picture extension" in capsys.readouterr().err
+
+
+# --- outputs checked before the work, nothing lost, Ctrl-C saves what was done -------------------
+
+def _one_line_error(capsys, code: int) -> str:
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("command", [["stylize", "IN", "swirl"], ["stylize", "chelsea", "IN"],
+                                     ["dream", "IN"]])
+@pytest.mark.parametrize("force", [[], ["--force"]])
+def test_an_input_is_never_overwritten(tmp_path, capsys, command, force):
+    photo = nst.save_image(nst.sample_image("coffee", size=64, device="cpu"), tmp_path / "in.png")
+    before = photo.read_bytes()
+    args = [str(photo) if a == "IN" else a for a in command]
+    err = _one_line_error(capsys, main(fast(*args, "-o", str(photo), *force)))
+    assert "is one of the inputs" in err
+    assert photo.read_bytes() == before
+
+
+def test_an_existing_output_needs_force(tmp_path, capsys):
+    out = tmp_path / "out.png"
+    out.write_bytes(b"my earlier result")
+    err = _one_line_error(capsys, main(fast("stylize", "chelsea", "swirl", "-o", str(out))))
+    assert "already exists" in err and "--force" in err
+    assert out.read_bytes() == b"my earlier result"
+    assert main(fast("stylize", "chelsea", "swirl", "-o", str(out), "--force")) == 0
+    assert max(PIL.Image.open(out).size) == 64
+
+
+@pytest.mark.parametrize("name, message", [
+    ("out.psd", "Pillow reads .psd but cannot write it"),
+    ("notes.txt/out.png", "notes.txt is a file, not a folder"),
+])
+def test_bad_outputs_are_refused_before_the_model_loads(tmp_path, capsys, monkeypatch, name,
+                                                          message):
+    (tmp_path / "notes.txt").write_text("keep me")
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded before the output was checked")
+
+    monkeypatch.setattr("nstutils.models.load_model", no_model)
+    err = _one_line_error(capsys, main(fast("stylize", "chelsea", "swirl",
+                                            "-o", str(tmp_path / name))))
+    assert message in err
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+@pytest.mark.parametrize("width, message", [(19000, "361 megapixels"),
+                                            (30000, "too large to open safely")])
+def test_a_hostile_image_gets_one_line(tmp_path, capsys, width, message):
+    (tmp_path / "bomb.png").write_bytes(png_declaring(width, width))
+    err = _one_line_error(capsys, main(fast("stylize", str(tmp_path / "bomb.png"), "swirl",
+                                            "-o", str(tmp_path / "out.png"))))
+    assert message in err
+    assert not (tmp_path / "out.png").exists()
+
+
+@pytest.mark.parametrize("command, steps_run", [
+    (["stylize", "chelsea", "swirl", "--scales", "2"], 3),  # stopped in the coarse scale
+    (["dream", "chelsea", "--octaves", "2"], 3),            # stopped in the first octave
+])
+def test_ctrl_c_saves_what_was_done_at_the_size_asked_for(tmp_path, capsys, monkeypatch, command,
+                                                          steps_run):
+    steps = []
+    adam_step = torch.optim.Adam.step
+
+    def press_ctrl_c_at_the_third_step(self, *args, **kwargs):
+        steps.append(1)
+        if len(steps) == 3:
+            raise KeyboardInterrupt
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", press_ctrl_c_at_the_third_step)
+    out = tmp_path / "out.png"
+    code = main(fast(*command, "-o", str(out), "--steps", "5", "--size", "96"))
+    err = capsys.readouterr().err
+    assert code == 130 and "interrupted; saved the result so far" in err, err
+    assert len(steps) == steps_run  # the later scales or octaves never ran
+    assert max(PIL.Image.open(out).size) == 96  # the size asked for, not the coarse one
+
+
+def test_course_on_a_folder_without_notebooks_fails(tmp_path, capsys):
+    for html in ([], ["--html", str(tmp_path / "html")]):
+        err = _one_line_error(capsys, main(["course", "--notebooks", str(tmp_path), *html]))
+        assert f"no notebooks (*.ipynb) in {tmp_path}".lower() in err.lower()

@@ -13,9 +13,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 from IPython.core.inputtransformer2 import TransformerManager
-from nbclient import NotebookClient
 
-from nstutils.course import QUICK_CELL_TIMEOUT_S
+from nstutils.course import QUICK_CELL_TIMEOUT_S, notebook_client
 from nstutils.install_cell import (PLACEHOLDER_URL, SOURCE_ENV, cell_source, colab_link,
                                    course_notebooks, pip_source, project_url, with_install_cell)
 
@@ -130,8 +129,7 @@ def test_a_notebook_installs_the_package_in_a_fresh_environment_and_runs_through
     monkeypatch.setenv("NSTUTILS_QUICK", "1")
     monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(ROOT / "notebooks" / "00_setup_and_tour.ipynb", as_version=4)
-    NotebookClient(nb, timeout=QUICK_CELL_TIMEOUT_S, kernel_name="fresh-env",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    notebook_client(nb, tmp_path, QUICK_CELL_TIMEOUT_S, kernel_name="fresh-env").execute()
     printed = "".join(o.get("text", "") for o in _first_code_cell(nb).outputs)
     assert f"Installing the course package from {source}" in printed
     where = subprocess.run([fresh_python, "-c", "import nstutils; print(nstutils.__file__)"],

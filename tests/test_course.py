@@ -3,6 +3,7 @@
 import nbformat
 
 from nstutils.cli import main
+from nstutils.course import run_notebook
 
 
 def test_course_html_export_embeds_the_figures(tmp_path, capsys):
@@ -61,4 +62,20 @@ def test_course_html_goes_on_past_failing_notebooks_and_names_them(tmp_path, cap
 
 def test_course_html_on_a_folder_without_notebooks_is_a_usage_error(tmp_path, capsys):
     assert main(["course", "--html", str(tmp_path / "html"), "--notebooks", str(tmp_path)]) == 2
-    assert "No notebooks (*.ipynb) in" in capsys.readouterr().err
+    assert "no notebooks (*.ipynb) in" in capsys.readouterr().err.lower()
+
+
+def test_headless_runs_keep_widget_outputs_without_echoing_them_to_the_kernel(tmp_path):
+    # nbclient echoes what an Output widget captured back to the kernel on the shell socket it is
+    # waiting on; beside a busy process that send could strand the cell's reply until the time
+    # limit. Our client keeps the capture in the saved widget state and sends nothing back.
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import ipywidgets as widgets\nout = widgets.Output()\n"
+                                  "display(out)\nwith out:\n    print('caught by the widget')"),
+        nbformat.v4.new_code_cell("print('kernel side:', len(out.outputs))"),
+    ])
+    run_notebook(nb, tmp_path, quick=True)
+    assert nb.cells[1].outputs[0]["text"] == "kernel side: 0\n"
+    states = nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"]
+    captured = [o for w in states.values() for o in w["state"].get("outputs", [])]
+    assert [o["text"] for o in captured] == ["caught by the widget\n"]

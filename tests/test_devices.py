@@ -28,6 +28,7 @@ def test_prefers_cuda_then_mps_then_cpu(devices, cuda, mps, expected):
 def test_describe_device_names_the_card_or_the_threads(devices, monkeypatch):
     card = types.SimpleNamespace(name="NVIDIA H100 80GB HBM3", total_memory=79 * 2**30)
     monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device: card)
+    devices(cuda=True, mps=True)
     assert nst.describe_device("cuda") == "cuda: NVIDIA H100 80GB HBM3 (79 GiB)"
     assert nst.describe_device(torch.device("mps")) == "mps: Apple GPU"
     assert nst.describe_device("cpu") == f"cpu: {torch.get_num_threads()} threads"
@@ -47,3 +48,15 @@ def test_functions_follow_their_inputs_not_the_default_device(model, devices):
     assert nst.top_k(model, image)[0].probability > 0
     assert nst.image_grid([image, nst.resize(image, 48)]).device.type == "cpu"
     assert nst.load_image(image, device=image.device).device.type == "cpu"
+
+
+def test_a_device_that_is_missing_or_misspelt_says_what_to_use(devices):
+    devices(cuda=False, mps=False)
+    with pytest.raises(nst.DeviceError, match="CUDA is not available.*device='cpu'"):
+        nst.describe_device("cuda")
+    with pytest.raises(nst.DeviceError, match="MPS is not available"):
+        nst.sample_image("chelsea", size=64, device="mps")
+    with pytest.raises(ValueError, match="not a device. Did you mean 'cuda'"):
+        nst.sample_image("chelsea", size=64, device="cdua")
+    with pytest.raises(nst.DeviceError, match="cannot run the course"):
+        nst.describe_device("meta")

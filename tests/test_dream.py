@@ -158,3 +158,39 @@ def test_clear_errors(model, photo):
         deep_dream(photo[0], model, progress=False)
     with pytest.raises(ValueError, match="octaves=4 or fewer"):
         deep_dream(photo, model, octaves=6, progress=False)
+
+
+def _stop_at(monkeypatch, module, name, call):
+    """Make ``module.name`` raise KeyboardInterrupt (Ctrl-C) at its ``call``-th call."""
+    original, calls = getattr(module, name), []
+
+    def wrapped(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapped)
+    return calls
+
+
+def test_one_ctrl_c_stops_every_octave_and_returns_the_full_size(model, monkeypatch):
+    from nstutils import dream
+
+    photo = torch.rand(1, 3, 96, 80, generator=torch.Generator().manual_seed(0))
+    calls = _stop_at(monkeypatch, dream, "_tiled_value", 3)
+    out, history = nst.deep_dream(photo, model, octaves=3, steps=5, progress=False,
+                                  return_history=True)
+    assert len(calls) == 3  # the first octave stopped, the others never started
+    assert history.interrupted and history.steps == 2
+    assert out.shape == photo.shape and 0 <= float(out.min()) and float(out.max()) <= 1
+
+
+def test_one_ctrl_c_stops_every_zoom_frame(model, monkeypatch, tmp_path):
+    from nstutils import dream
+
+    photo = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    _stop_at(monkeypatch, dream, "_tiled_value", 7)  # in the second frame
+    frames = nst.dream_zoom(photo, model, frames=5, steps=5, path=tmp_path / "z.gif",
+                            progress=False)
+    assert len(frames) == 2 and (tmp_path / "z.gif").is_file()

@@ -1,17 +1,21 @@
 """load_image: every kind of input, every odd mode, and a clear error for bad input."""
 
 import io
+import resource
+import struct
+import time
 import types
+import zlib
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
-import pooch
 import pytest
 import torch
 
 import nstutils as nst
-from nstutils.download import USER_AGENT
+from nstutils.images import LARGEST_SIZE, MAX_DECODED_PIXELS
+from nstutils.validate import SizeError
 
 
 def _rgb_array(h=40, w=60, seed=0):
@@ -43,25 +47,25 @@ def test_pil_numpy_bytes_tensor_and_upload_give_the_same_image(image_dir):
         assert torch.allclose(nst.load_image(src, device="cpu"), expected, atol=1e-6)
 
 
-def test_url_downloads_the_image_through_pooch_into_a_temporary_file(http_server, monkeypatch):
+def test_url_downloads_the_image_through_the_one_download_path_into_a_temporary_file(
+        http_server, monkeypatch):
     folder, url = http_server
     array = _rgb_array()
     PIL.Image.fromarray(array).save(folder / "cat.png")
     calls = []
 
-    def spy(url, **kwargs):
-        calls.append((url, kwargs))
-        return retrieve(url, **kwargs)
+    def spy(url, path, *args, **kwargs):
+        calls.append((url, path))
+        return download(url, path, *args, **kwargs)
 
-    retrieve = pooch.retrieve
-    monkeypatch.setattr(pooch, "retrieve", spy)
+    download = nst.images.download
+    monkeypatch.setattr(nst.images, "download", spy)
     assert torch.equal(nst.load_image(f"{url}/cat.png", device="cpu"), _expected(array))
-    [(asked, kwargs)] = calls
+    [(asked, path)] = calls
     assert asked == f"{url}/cat.png"
-    assert kwargs["downloader"].kwargs["headers"] == {"User-Agent": USER_AGENT}
-    assert not Path(kwargs["path"]).exists()  # the temporary folder is gone
+    assert not Path(path).parent.exists()  # the temporary folder is gone
     with pytest.raises(nst.ImageError, match=r"Could not download an image from .*missing\.png "
-                                             r"\(HTTPError\)\. Check the address"):
+                                             r".*Check the address"):
         nst.load_image(f"{url}/missing.png")
 
 
@@ -137,7 +141,7 @@ def test_huge_images_are_scaled_down_with_a_warning():
 def test_too_small_images_are_refused_with_the_minimum():
     with pytest.raises(nst.ImageError, match="only 20x10 pixels.*at least 32"):
         nst.load_image(np.zeros((10, 20, 3), dtype=np.uint8))
-    with pytest.raises(nst.ImageError, match="at least 32"):
+    with pytest.raises(SizeError, match="size=16 is too small.*at least 32"):
         nst.load_image(_rgb_array(), size=16)
 
 
@@ -222,3 +226,123 @@ def test_resize_clamps_to_the_unit_range():
     raw = torch.nn.functional.interpolate(edge, size=(16, 16), mode="bicubic", antialias=True)
     assert raw.min() < 0 and raw.max() > 1  # bicubic overshoots at an edge ...
     assert torch.equal(nst.resize(edge, 16), raw.clamp(0, 1))  # ... and resize clamps it back
+
+
+# --- hostile files: memory stays bounded, values are read by the image's mode ------------------
+
+def png_declaring(width: int, height: int) -> bytes:
+    """A small PNG file whose header declares width x height RGB pixels (its data is short)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(bytes(2 ** 20), 9)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows)
+            + chunk(b"IEND", b""))
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: kilobytes
+
+
+def test_a_png_declaring_19000_squared_is_refused_before_decoding(image_dir):
+    (image_dir / "bomb.png").write_bytes(png_declaring(19000, 19000))
+    assert 19000 ** 2 < PIL.Image.MAX_IMAGE_PIXELS  # under Pillow's own bomb limit
+    peak, start = _peak_rss_mb(), time.perf_counter()
+    with pytest.raises(nst.ImageError, match=r"19000x19000 pixels \(361 megapixels\); images "
+                                             r"up to 67 megapixels"):
+        nst.load_image(image_dir / "bomb.png", size=256)
+    assert time.perf_counter() - start < 1.0
+    assert _peak_rss_mb() - peak < 200  # decoding it would take 1 GB in uint8, 4 GB as floats
+
+
+def test_pillows_decompression_bomb_error_becomes_an_image_error(image_dir):
+    (image_dir / "huge.png").write_bytes(png_declaring(30000, 30000))  # 900 megapixels
+    with pytest.raises(nst.ImageError, match="too large to open safely"):
+        nst.load_image(image_dir / "huge.png")
+    with pytest.raises(nst.ImageError, match="too large to open safely"):
+        nst.load_image(png_declaring(30000, 30000))
+
+
+def test_a_large_jpeg_is_reduced_while_decoding(image_dir):
+    width, height = 9000, 8000  # 72 megapixels: over the decoding budget at full size
+    assert width * height > MAX_DECODED_PIXELS
+    gradient = np.linspace(0, 255, width, dtype=np.float32).astype(np.uint8)
+    PIL.Image.fromarray(np.tile(gradient, (height, 1))).save(image_dir / "big.jpg", quality=90)
+    start = time.perf_counter()
+    image = nst.load_image(image_dir / "big.jpg", size=450, device="cpu")
+    assert time.perf_counter() - start < 5.0
+    assert image.shape == (1, 3, 400, 450)
+    expected = torch.linspace(0, 1, 450)
+    assert (image[0, 0, 200] - expected).abs().max() < 0.03  # the left-to-right ramp survives
+    with pytest.raises(nst.ImageError, match="72 megapixels"):  # no reduction as a PNG
+        nst.load_image(png_declaring(width, height), size=450)
+
+
+def test_large_8_bit_arrays_are_reduced_before_they_become_floats():
+    y, x = np.mgrid[:1200, :1600] / 150.0
+    waves = [np.sin(x + y), np.cos(x - y), np.sin(x) * np.cos(y)]
+    array = (127.5 + 127.5 * np.stack(waves, axis=2)).round().astype(np.uint8)
+    reduced = nst.load_image(array, size=200, device="cpu")
+    direct = nst.resize(_expected(array), 200)
+    assert reduced.shape == direct.shape == (1, 3, 150, 200)
+    assert (reduced - direct).abs().mean() < 0.01
+
+
+def test_a_dark_16_bit_png_is_read_as_16_bits(image_dir):
+    values = np.arange(40 * 40, dtype=np.uint16).reshape(40, 40) % 256  # all values <= 255
+    PIL.Image.fromarray(values).save(image_dir / "dark.png")
+    assert PIL.Image.open(image_dir / "dark.png").mode == "I;16"
+    image = nst.load_image(image_dir / "dark.png", device="cpu")
+    expected = torch.from_numpy(values.astype(np.float32) / 65535)
+    assert (image[0, 0] - expected).abs().max() < 0.5 / 65535
+    assert torch.equal(image[0, 0], image[0, 2])
+    assert image.max() <= 255 / 65535 + 1e-7  # not 257 times too bright
+
+
+def test_32_bit_integer_images_outside_16_bits_are_refused():
+    with pytest.raises(nst.ImageError, match="only 8- and 16-bit"):
+        nst.load_image(PIL.Image.fromarray(np.full((40, 40), 70000, dtype=np.int32)))
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_a_nan_or_infinite_pixel_is_refused(image_dir, bad):
+    values = np.full((40, 40), 0.5, dtype=np.float32)
+    values[3, 4] = bad
+    PIL.Image.fromarray(values).save(image_dir / "float.tif")
+    for src in (image_dir / "float.tif", values, np.dstack([values] * 3),
+                torch.from_numpy(np.dstack([values] * 3)).permute(2, 0, 1)):
+        with pytest.raises(nst.ImageError, match="NaN or infinite|finite values"):
+            nst.load_image(src)
+
+
+def test_a_float_image_is_judged_by_its_mode_not_its_values(image_dir):
+    values = np.linspace(0, 1, 40 * 40, dtype=np.float32).reshape(40, 40)
+    PIL.Image.fromarray(values).save(image_dir / "unit.tif")
+    assert torch.allclose(nst.load_image(image_dir / "unit.tif", device="cpu")[0, 1],
+                          torch.from_numpy(values))
+    PIL.Image.fromarray(values * 200).save(image_dir / "dark.tif")  # not 8-bit values
+    with pytest.raises(nst.ImageError, match=r"values in \[0, 1\]"):
+        nst.load_image(image_dir / "dark.tif")
+
+
+@pytest.mark.parametrize("size, message", [
+    (100_000, f"too large: images are made up to {LARGEST_SIZE} pixels"),
+    ((64, 100_000), "too large"),
+    (0, "too small: the networks need at least 32 pixels on each side; use 32 to"),
+    (64.5, "whole number of pixels"),
+    ("64", "whole number of pixels"),
+    ((64,), "whole number of pixels"),
+    (True, "whole number of pixels"),
+])
+def test_requested_sizes_are_checked_before_any_work(size, message):
+    start = time.perf_counter()
+    with pytest.raises(SizeError, match=message):
+        nst.load_image(_rgb_array(), size=size)
+    assert time.perf_counter() - start < 0.5
+    assert nst.load_image(_rgb_array(), size=np.int64(48), device="cpu").shape[-1] == 48
+
+
+@pytest.mark.parametrize("size", [0, 8])
+def test_sample_image_sizes_get_a_clear_message(size):
+    with pytest.raises(SizeError, match=f"size={size} is too small.*at least 32"):
+        nst.sample_image("chelsea", size=size)

@@ -1,6 +1,7 @@
 """The network registry: the offline default, torchvision networks, named layers and hooks."""
 
 import hashlib
+import io
 import pickle
 
 import pytest
@@ -8,6 +9,7 @@ import torch
 import torchvision
 
 import nstutils as nst
+from nstutils import models
 from nstutils.efficientnet_lite import SameConv2d
 from nstutils.download import fetch
 from nstutils.models import _plain_conv_layers, torchvision_cache_dir, weights_file
@@ -129,11 +131,36 @@ def test_torchvision_weights_offline_give_one_clear_error():
     assert "load_model('efficientnet_lite0')" in message
 
 
+def _place_weights(folder, monkeypatch, name, data: bytes) -> str:
+    """Write ``data`` into ``folder`` as a network's weights file, named after its own SHA-256
+    prefix as torchvision names its files (so the hash check passes); returns the file name."""
+    prefix = hashlib.sha256(data).hexdigest()[:8]
+    filename = f"{name}-{prefix}.pth"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / filename).write_bytes(data)
+    real = models._weights_url
+    monkeypatch.setattr(models, "_weights_url",
+                        lambda n: f"https://download.example/{filename}" if n == name else real(n))
+    return filename
+
+
+def _saved(state: dict) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    return buffer.getvalue()
+
+
+def _tiny_alexnet_weights(offset: float = 0.0) -> dict:
+    """A complete AlexNet state dict in a few kB: tensor i holds i + offset everywhere."""
+    with torch.device("meta"):  # shapes only, no initialization
+        shapes = [(k, v.shape) for k, v in torchvision.models.alexnet().state_dict().items()]
+    return {k: torch.full((1,), i + offset).expand(shape) for i, (k, shape) in enumerate(shapes)}
+
+
 def test_torchvision_weights_download_once_then_load_from_the_cache(http_server, monkeypatch):
     folder, url = http_server
     reference = torchvision.models.googlenet(weights=None, aux_logits=True, init_weights=False)
-    filename = torchvision.models.GoogLeNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
-    torch.save(reference.state_dict(), folder / filename)
+    filename = _place_weights(folder, monkeypatch, "googlenet", _saved(reference.state_dict()))
     monkeypatch.setenv("NSTUTILS_WEIGHTS_MIRROR", url)
 
     model = nst.load_model("googlenet", device="cpu")
@@ -156,10 +183,11 @@ class _Payload:
 
 def test_weights_are_loaded_without_running_pickled_code(http_server, monkeypatch, capsys):
     folder, url = http_server
-    filename = torchvision.models.AlexNet_Weights.IMAGENET1K_V1.url.rsplit("/", 1)[-1]
-    (folder / filename).write_bytes(pickle.dumps({"features.0.weight": _Payload()}, protocol=2))
+    payload = pickle.dumps({"features.0.weight": _Payload()}, protocol=2)
+    filename = _place_weights(folder, monkeypatch, "alexnet", payload)  # its hash matches
     monkeypatch.setenv("NSTUTILS_WEIGHTS_MIRROR", url)
-    with pytest.raises(nst.DownloadError, match="not a valid alexnet weights file.*Delete it"):
+    with pytest.raises(nst.DownloadError, match=f"{filename} is not a valid alexnet weights "
+                                                r"file.*os\.remove\("):
         nst.load_model("alexnet", device="cpu")
     assert "must never run" not in capsys.readouterr().out
 
@@ -178,18 +206,54 @@ def test_weights_cached_knows_where_torchvision_keeps_the_files(tmp_path, monkey
         weights_file("efficientnet_lite0")
 
 
-def test_a_corrupt_weights_download_fails_the_hash_check_and_is_deleted(http_server, tmp_path):
+def test_a_corrupt_weights_download_fails_the_hash_check_and_nothing_is_cached(http_server,
+                                                                               tmp_path):
     folder, url = http_server
     filename = weights_file("alexnet").name  # alexnet-owt-7be5be79.pth: a SHA-256 prefix
     (folder / filename).write_bytes(b"not the weights: a proxy's error page")
     cache = tmp_path / "cache"
-    with pytest.raises(nst.DownloadError, match="alexnet weights.*corrupt.*deleted"):
+    with pytest.raises(nst.DownloadError, match="did not send the alexnet weights: its SHA-256 "
+                                                ".*Nothing was cached"):
         fetch(f"{url}/{filename}", cache, filename, "the alexnet weights", hint="",
               sha256_prefix="7be5be79")
-    assert not (cache / filename).exists()
+    assert list(cache.iterdir()) == []
     good = hashlib.sha256(b"not the weights: a proxy's error page").hexdigest()[:8]
     assert fetch(f"{url}/{filename}", cache, filename, "the alexnet weights", hint="",
                  sha256_prefix=good).is_file()
+
+
+def test_wrong_weights_from_the_mirror_are_refused_and_not_cached(http_server, monkeypatch):
+    folder, url = http_server
+    good = _saved(_tiny_alexnet_weights())
+    filename = _place_weights(folder, monkeypatch, "alexnet", good)
+    (folder / filename).write_bytes(_saved(_tiny_alexnet_weights(offset=1000)))  # loadable, wrong
+    monkeypatch.setenv("NSTUTILS_WEIGHTS_MIRROR", url)
+    with pytest.raises(nst.DownloadError, match=f"{url}/{filename} did not send the alexnet "
+                                                "weights: its SHA-256 starts with"):
+        nst.load_model("alexnet", device="cpu")  # untrained weights must never load silently
+    assert not nst.weights_cached("alexnet")
+
+    (folder / filename).write_bytes(good)
+    model, expected = nst.load_model("alexnet", device="cpu"), _tiny_alexnet_weights()
+    for key, value in model.net.state_dict().items():
+        assert torch.equal(value, expected[key]), key
+
+
+@pytest.mark.parametrize("content, problem", [
+    (b"", "it is empty"),
+    (b"<html>captive portal</html>", "its SHA-256 starts with"),
+])
+def test_a_wrong_or_empty_cached_weights_file_is_named_with_how_to_remove_it(
+        monkeypatch, content, problem):
+    _place_weights(torchvision_cache_dir(), monkeypatch, "alexnet", _saved(_tiny_alexnet_weights()))
+    cached = weights_file("alexnet")
+    cached.write_bytes(content)  # replaced after the fact: a partial copy, a wrong file
+    with pytest.raises(nst.download.CachedFileError) as info:
+        nst.load_model("alexnet", device="cpu")
+    message = str(info.value)
+    assert f"The cached file {cached} is not the alexnet weights: {problem}" in message
+    assert f"os.remove({str(cached)!r})" in message
+    assert cached.read_bytes() == content  # named, never deleted behind the user's back
 
 
 def test_class_names_and_indices():

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+import nstutils as nst
 from nstutils.optim import OptimizationError, optimize
 
 
@@ -75,3 +76,24 @@ def test_bad_arguments_say_what_to_do():
         optimize(torch.ones(1, requires_grad=True) * 2, lambda: x.sum(), 3, progress=False)
     with pytest.raises(ValueError, match="Unknown optimizer"):
         optimize(x, lambda: x.sum(), 3, optimizer="sgd", progress=False)
+
+
+@pytest.mark.parametrize("run", [
+    lambda m, x: nst.deep_dream(x, m, lr=1e6, octaves=1, progress=False),
+    lambda m, x: nst.visualize(nst.channel("block3", 0), m, size=64, steps=12, lr=1e6,
+                               progress=False),
+    lambda m, x: nst.visualize(nst.channel("block3", 0), m, size=64, steps=12, lr=1e6,
+                               param="pixel", progress=False),
+    lambda m, x: nst.style_transfer(x, x.flip(-1), m, steps=12, lr=1e6, progress=False),
+])
+def test_a_run_that_saturates_its_image_stops_naming_the_learning_rate(model, run):
+    photo = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(nst.OptimizationError, match=r"stuck at 0 or 1.*lr=1e\+06"):
+        run(model, photo)
+
+
+def test_a_weight_so_large_that_gradients_overflow_is_named(model):
+    photo = torch.rand(1, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(nst.OptimizationError, match=r"overflow.*style_weight=1e\+30"):
+        nst.style_transfer(photo, photo.flip(-1), model, steps=12, style_weight=1e30,
+                           progress=False)

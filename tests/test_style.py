@@ -262,3 +262,22 @@ def test_bfloat16_autocast_reaches_the_float32_losses_within_5_percent(model, ph
     # The trajectories differ in detail, as two seeds would; the losses they reach agree.
     assert finals[True]["total"][-1] == pytest.approx(finals[False]["total"][-1], rel=0.05)
     assert finals[True]["style"][-1] < 0.1 * finals[True]["style"][0]
+
+
+def test_one_ctrl_c_in_the_coarse_scale_returns_the_size_asked_for(model, monkeypatch):
+    from nstutils import style
+
+    photo = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+    original, calls = style._features, []
+
+    def stop_in_the_first_scale(*args):
+        calls.append(1)
+        if len(calls) == 6:  # targets, then a few steps of the first scale
+            raise KeyboardInterrupt
+        return original(*args)
+
+    monkeypatch.setattr(style, "_features", stop_in_the_first_scale)
+    out, history = nst.style_transfer(photo, photo.flip(-1), model, steps=5, sizes=[64, 96],
+                                      progress=False, return_history=True)
+    assert history.interrupted and history.steps < 5
+    assert out.shape == (1, 3, 64, 96)
