@@ -22,6 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .devices import images_per_pass
 from .models import FeatureNetwork, class_index
 from .transforms import gaussian_blur
 from .validate import (ImageArgumentError, check_count, check_image, check_input, check_number,
@@ -86,19 +87,20 @@ def _scores(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None) -> t
 
 
 def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | None,
-               batch_size: int) -> torch.Tensor:
+               batch_size: int | None) -> torch.Tensor:
     """The input gradients of the scores of many inputs, ``batch_size`` rows per forward.
 
     Args:
         model: maps (B, ...) to (B, K) or (B,).
         inputs: (M, ...) points to evaluate.
         target: (M,) class per row, or None.
-        batch_size: the most rows per forward and backward.
+        batch_size: the most rows per forward and backward; None: `images_per_pass`.
 
     Returns:
         (M, ...) gradients.
     """
-    batch_size = check_count(batch_size, "batch_size", low=1)
+    batch_size = (images_per_pass(inputs.device, inputs[0].numel(), 16) if batch_size is None
+                  else check_count(batch_size, "batch_size", low=1))
     grads = []
     for start in range(0, inputs.shape[0], batch_size):
         chunk = inputs[start:start + batch_size].detach().requires_grad_(True)
@@ -110,7 +112,7 @@ def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | No
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
-             batch_size: int = 16) -> torch.Tensor:
+             batch_size: int | None = None) -> torch.Tensor:
     """The saliency map: |dF/dx|, its maximum over the colour channels.
 
     Args:
@@ -118,7 +120,8 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
         x: (N, 3, H, W) images.
         target: the class index or name (one for all, or one per image); None for a
             single-output model.
-        batch_size: the most images per forward.
+        batch_size: the most images per forward; None: four 224 px
+            images' worth on a CPU (`images_per_pass`), 16 on a GPU.
 
     Returns:
         (N, H, W) non-negative map.
@@ -129,7 +132,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
 
 
 def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples: int = 25,
-               noise: float = 0.15, batch_size: int = 16, seed: int = 0) -> torch.Tensor:
+               noise: float = 0.15, batch_size: int | None = None, seed: int = 0) -> torch.Tensor:
     """SmoothGrad: the saliency map averaged over copies of x with Gaussian noise added.
 
     Args:
@@ -138,7 +141,8 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples
         target: the class index (one for all, or one per image).
         samples: noisy copies per image.
         noise: the noise's standard deviation as a fraction of each image's value range.
-        batch_size: the most noisy copies per forward.
+        batch_size: the most noisy copies per forward; None: four 224 px
+            images' worth on a CPU (`images_per_pass`), 16 on a GPU.
         seed: seeds the noise.
 
     Returns:
@@ -218,7 +222,7 @@ def make_baseline(x: torch.Tensor, kind: str = "black", sigma: float | None = No
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = None,
                          baseline: torch.Tensor | str | None = None, steps: int = 50,
                          method: str = "riemann", return_delta: bool = False,
-                         batch_size: int = 16) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                         batch_size: int | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Integrated gradients: (x - x') times the gradient averaged on the path from x' to x.
 
     IG_i(x) = (x_i - x'_i) * integral over alpha in [0, 1] of dF/dx_i(x' + alpha (x - x')),
@@ -233,7 +237,8 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
         steps: gradient evaluations along the path.
         method: ``"riemann"``, ``"trapezoid"`` or ``"gauss_legendre"``.
         return_delta: also return the completeness gap.
-        batch_size: the most path points per forward (caps the memory).
+        batch_size: the most path points per forward; None: four 224 px
+            images' worth on a CPU (`images_per_pass`), 16 on a GPU.
 
     Returns:
         (N, ...) attributions shaped like x; with return_delta also the (N,) gap
@@ -277,7 +282,7 @@ def _baseline(x: torch.Tensor, baseline: torch.Tensor | np.ndarray | str | None)
 def completeness_gaps(model: nn.Module, x: torch.Tensor, target: Target = None,
                       baseline: torch.Tensor | str | None = None,
                       steps: Sequence[int] = (8, 16, 32, 64, 128),
-                      methods: Sequence[str] = METHODS, batch_size: int = 16
+                      methods: Sequence[str] = METHODS, batch_size: int | None = None
                       ) -> dict[str, dict[int, float]]:
     """How far each rule is from completeness, at each number of steps.
 
@@ -288,7 +293,8 @@ def completeness_gaps(model: nn.Module, x: torch.Tensor, target: Target = None,
         baseline: as for `integrated_gradients`.
         steps: the numbers of steps to try.
         methods: the rules to try.
-        batch_size: the most path points per forward.
+        batch_size: the most path points per forward; None: four 224 px
+            images' worth on a CPU (`images_per_pass`), 16 on a GPU.
 
     Returns:
         dict: rule -> {steps: |sum(attributions) - (F(x) - F(x'))| / |F(x) - F(x')|}.

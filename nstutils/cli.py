@@ -4,10 +4,10 @@
 - ``nst stylize CONTENT STYLE -o OUT`` paints a photo in the style of a painting;
 - ``nst dream IMAGE -o OUT`` dreams on a photo.
 
-Images are file paths, http(s) URLs, or sample names (``chelsea``, ``starry_night``, ``swirl``
-...). A bad argument gets one line on stderr and exit status 2, before any long work: the output
-is checked first, and is never an input nor, without ``--force``, an existing file. Ctrl-C stops
-the run, saves what was done and exits with status 130.
+Images are file paths, http(s) or file:// URLs, or sample names (``chelsea``, ``starry_night``,
+``swirl`` ...). A bad argument gets one line on stderr and exit status 2, before any long work:
+the output is checked first, and is never an input nor, without ``--force``, an existing file.
+Ctrl-C stops the run, saves what was done and exits with status 130.
 """
 
 import argparse
@@ -144,39 +144,24 @@ def _save(image, out: Path, args: argparse.Namespace, stopped: bool) -> int:
 def _load(src: str, size: int, device, what: str):
     """Load a path, a URL or a sample name at ``size`` (longer side)."""
     from .data import sample_image, sample_names
+    from .download import is_url
     from .images import load_image
 
-    if Path(src).expanduser().is_file() or src.startswith(("http://", "https://")):
+    if Path(src).expanduser().is_file() or is_url(src):
         return load_image(src, size=size, device=device)
     names = [n for kind in sample_names().values() for n in kind]
     if src in names:
-        with warnings.catch_warnings(record=True) as caught:  # a painting's offline fallback
-            warnings.simplefilter("always")
-            image = sample_image(src, size=size, device=device)
-        for warning in caught:
-            print(f"nst: {' '.join(str(warning.message).split())}", file=sys.stderr)
-        return image
+        return sample_image(src, size=size, device=device)
     raise UsageError(f"{what} {src!r} is neither a file, a URL, nor a sample name "
                      f"({', '.join(names)}).")
 
 
 def _device(name: str | None):
-    import torch
-
+    """The device --device names (checked: spelt right, and on this machine), else the fastest."""
     from .devices import default_device
+    from .validate import check_device
 
-    if name is None:
-        return default_device()
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise UsageError(f"--device {name!r} is not a device: use cpu, cuda, cuda:1 or "
-                         "mps.") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise UsageError("--device cuda: CUDA is not available on this machine; use --device cpu.")
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise UsageError("--device mps: Apple's MPS is not available here; use --device cpu.")
-    return device
+    return default_device() if name is None else check_device(name)
 
 
 def _number(kind: type, low: float, inclusive: bool = True, what: str = "",
@@ -319,7 +304,18 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for a bad argument)."""
+    """Run the command line; returns the exit status (2 for a bad argument, 130 for Ctrl-C)."""
+    try:
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return _run_command(argv)
+    except KeyboardInterrupt:  # while loading (a run in progress saves what it has instead)
+        print("nst: stopped before anything was saved.", file=sys.stderr)
+        return 130
+
+
+def _run_command(argv: list[str] | None) -> int:
+    """Parse the arguments and run the subcommand, turning the library's errors into one line."""
     from .download import DownloadError
     from .models import UnknownLayerError
     from .optim import OptimizationError
@@ -339,9 +335,11 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(args, " ".join(str(err).split()))
     except MemoryError:
         return _fail(args, "out of memory: try a smaller --size (or --scales 1).")
-    except KeyboardInterrupt:
-        print("nst: stopped before anything was saved.", file=sys.stderr)
-        return 130
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning (a painting's offline fallback, a size near the memory) as one line."""
+    print(f"nst: {' '.join(str(message).split())}", file=sys.stderr)
 
 
 def _fail(args: argparse.Namespace, message: str) -> int:

@@ -28,11 +28,12 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import PIL.Image
 import torch
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-from .images import resize, to_pil
+from .images import OutputError, check_output, resize, to_pil, write_atomically
 from .models import FeatureNetwork, resolve_model
 from .objective import Objective
 from .objectives import direction, layer
@@ -313,7 +314,8 @@ def zoom(image: torch.Tensor, factor: float) -> torch.Tensor:
 
 def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames: int = 12,
                factor: float = 1.05, path: str | Path | None = None, fps: int = 8,
-               progress: bool = True, **dream_options) -> list[torch.Tensor]:
+               progress: bool = True, overwrite: bool = True,
+               **dream_options) -> list[torch.Tensor]:
     """The endless zoom: dream, zoom into the centre a little, dream on that, and so on.
 
     Args:
@@ -321,9 +323,11 @@ def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames:
         model: a FeatureNetwork (the offline default when None).
         frames: how many frames.
         factor: the zoom between frames.
-        path: when given, the frames are written there as a looping GIF.
+        path: when given, the frames are written there as a looping GIF (the path is checked
+            before the first frame, see `nstutils.check_output`).
         fps: frames per second of the GIF.
         progress: show a progress bar over frames.
+        overwrite: replace an existing file at ``path`` (refused when False).
         **dream_options: passed to `deep_dream` (layers, channel, octaves, steps, lr ...);
             octaves defaults to 1 and steps to 5, since each frame starts from a dream.
 
@@ -333,6 +337,8 @@ def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames:
     """
     frames = check_count(frames, "frames", low=1)
     factor = check_number(factor, "factor", low=1)
+    if path is not None:
+        path, fps = _check_gif(path, fps, overwrite)
     options = {"octaves": 1, "steps": 5, **dream_options, "progress": False,
                "return_history": True}
     seed = options.pop("seed", 0)
@@ -345,26 +351,45 @@ def dream_zoom(image: torch.Tensor, model: FeatureNetwork | None = None, frames:
             break
         current = zoom(current, factor)
     if path is not None:
-        save_gif(out, path, fps)
+        save_gif(out, path, fps, overwrite)
     return out
 
 
-def save_gif(frames: Sequence[torch.Tensor], path: str | Path, fps: int = 8) -> Path:
-    """Write frames as a looping GIF animation.
+def save_gif(frames: Sequence[torch.Tensor], path: str | Path, fps: int = 8,
+             overwrite: bool = True) -> Path:
+    """Write frames as a looping GIF animation, atomically (a temporary file, then a rename).
 
     Args:
         frames: (1, 3, H, W) images in [0, 1], all the same size.
-        path: the file to write (folders are created).
+        path: the file to write (folders are created); checked with `nstutils.check_output`.
         fps: frames per second.
+        overwrite: replace an existing file (refused when False).
 
     Returns:
         Path: the file written.
+
+    Raises:
+        OutputError: ``path`` cannot be written (nothing is left there).
     """
     if not frames:
         raise ValueError("save_gif got no frames.")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path, fps = _check_gif(path, fps, overwrite)
     images = [to_pil(f) for f in frames]
-    images[0].save(path, save_all=True, append_images=images[1:], duration=round(1000 / fps),
-                   loop=0)
-    return path
+    return write_atomically(path, lambda file: images[0].save(
+        file, format=_animation_format(path), save_all=True, append_images=images[1:],
+        duration=round(1000 / fps), loop=0))
+
+
+def _check_gif(path: str | Path, fps: int, overwrite: bool) -> tuple[Path, int]:
+    """Check an animation's path (writable, a format with frames) and its frames per second."""
+    _animation_format(Path(path))
+    return check_output(path, overwrite=overwrite), check_count(fps, "fps", low=1)
+
+
+def _animation_format(path: Path) -> str:
+    """The Pillow format that writes ``path`` with several frames (GIF, PNG, WebP ...)."""
+    name = PIL.Image.registered_extensions().get(path.suffix.lower())
+    if name not in PIL.Image.SAVE_ALL:
+        raise OutputError(f"{path}: save an animation with the .gif extension "
+                          f"({path.suffix or 'no extension'} cannot hold one).")
+    return name

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .images import check_image
+from .validate import ImageArgumentError, check_image
 
 Stage = Callable[[torch.Tensor], torch.Tensor]
 
@@ -86,7 +86,7 @@ class FeatureNetwork(nn.Module):
         Returns:
             (N, 3, H, W) normalized input.
         """
-        self._check_image(image)
+        image = self._check_image(image)
         return (image - self.mean) / self.std
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -212,11 +212,18 @@ class FeatureNetwork(nn.Module):
             x = stage(x)
         return x
 
-    def _check_image(self, image: torch.Tensor) -> None:
-        check_image(image)
+    def _check_image(self, image: torch.Tensor) -> torch.Tensor:
+        """Refuse what the network cannot take; cheap (no look at the pixel values).
+
+        Args:
+            image: (N, 3, H, W) RGB, on the network's device, each side at least ``min_size``.
+
+        Returns:
+            (N, 3, H, W) the image, of the network's float type (float64 is converted).
+        """
+        image = check_image(image, device=self.device, pixels=False, dtype=self.mean.dtype)
         if min(image.shape[-2:]) < self.min_size:
-            raise ValueError(f"The image is {image.shape[-1]}x{image.shape[-2]} pixels; {self.name} "
-                             f"needs at least {self.min_size} on each side. Load it larger.")
-        if image.device != self.device:
-            raise ValueError(f"The image is on {image.device} but {self.name} is on {self.device}: "
-                             "move one with .to(model.device).")
+            raise ImageArgumentError(
+                f"The image is {image.shape[-1]}x{image.shape[-2]} pixels; {self.name} needs at "
+                f"least {self.min_size} on each side. Load it larger.")
+        return image

@@ -6,12 +6,14 @@ import io
 import numbers
 import os
 import tempfile
+import urllib.parse
+import urllib.request
 import uuid
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import PIL.Image
@@ -21,9 +23,10 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 import torchvision.utils
 
+from . import validate
 from .devices import default_device
-from .download import DownloadError, download
-from .validate import SizeError
+from .download import DownloadError, download, is_url
+from .validate import SizeError, check_device
 
 MAX_SIZE = 2048
 MIN_SIZE = 32
@@ -70,7 +73,7 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None,
                min_size: int = MIN_SIZE) -> torch.Tensor:
     """Load an image as an RGB tensor in [0, 1], decoding no more pixels than needed.
 
-    Accepts a file path, an http(s) URL, a PIL image, a numpy array (H, W), (H, W, 3) or
+    Accepts a file path, an http(s) or file:// URL, a PIL image, a numpy array (H, W), (H, W, 3) or
     (H, W, 4) of uint8, uint16 or floats in [0, 1], a tensor (3, H, W) or (1, 3, H, W) in [0, 1],
     raw file bytes, or the value of an ipywidgets ``FileUpload``. Grayscale, RGBA (composited on
     white), palette, 16-bit (by its mode, whatever its values) and CMYK images are converted;
@@ -93,14 +96,16 @@ def load_image(src: Any, size: int | tuple[int, int] | None = None,
         ImageError: the input is not a readable image, is too small or too large, or holds
             values outside [0, 1] (NaN included).
         SizeError: ``size`` is not a whole number nor a pair of them, or out of bounds.
+        DeviceError: ``device`` is misspelt or not on this machine.
     """
+    device = check_device(device) if device is not None else default_device()
     request = _Request(check_size(size, min_size), max_size, min_size)
     image, (h, w) = _to_tensor(src, request)
     shape = request.shape_for(h, w)
     if size is None and max(h, w) > max_size:
         warnings.warn(f"The image is {w}x{h} pixels; scaled down to {max_size} on its longer "
                       "side. Pass size=... to choose another size.", stacklevel=2)
-    return resize(image, shape).to(device if device is not None else default_device())
+    return resize(image, shape).to(device)
 
 
 def check_size(size: Any, min_size: int = MIN_SIZE) -> int | tuple[int, int] | None:
@@ -163,26 +168,21 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
     return out.clamp(0, 1)
 
 
-def check_image(image: Any, name: str = "image", batch_one: bool = False) -> None:
+def check_image(image: Any, name: str = "image", batch_one: bool = False) -> torch.Tensor:
     """Refuse anything but float RGB images shaped (N, 3, H, W), with a message saying what to do.
 
-    Cheap (no look at the pixel values), so networks can call it on every forward.
+    `nstutils.validate.check_image` without the look at the pixel values, so it is cheap enough
+    to call on every forward.
 
     Args:
         image: what the caller was given.
         name: how the message calls it ("content", "guide" ...).
         batch_one: require exactly one image, (1, 3, H, W).
+
+    Returns:
+        (N, 3, H, W) the image, float32.
     """
-    shape = "(1, 3, H, W)" if batch_one else "(N, 3, H, W)"
-    if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be an image tensor {shape}, got {type(image).__name__}: "
-                        "load one with nstutils.load_image(...) or nstutils.sample_image(...).")
-    if image.dim() != 4 or image.shape[1] != 3 or (batch_one and image.shape[0] != 1):
-        fix = " Add a batch dimension with image[None]." if image.dim() == 3 else ""
-        raise ValueError(f"{name} must be RGB shaped {shape}, got {tuple(image.shape)}.{fix}")
-    if not image.is_floating_point():
-        raise TypeError(f"{name} must be a float image in [0, 1], got {image.dtype}: divide by "
-                        "255 or use nstutils.load_image.")
+    return validate.check_image(image, name, batch_one=batch_one, pixels=False)
 
 
 def _to_tensor(src: Any, request: _Request) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -205,7 +205,7 @@ def _to_tensor(src: Any, request: _Request) -> tuple[torch.Tensor, tuple[int, in
         return _to_tensor(upload, request)
     if isinstance(src, (str, Path)):
         text = str(src)
-        if text.startswith(("http://", "https://")):
+        if is_url(text):
             return _from_file(io.BytesIO(_download_image(text)), request, text)
         path = Path(text).expanduser()
         if not path.is_file():
@@ -396,6 +396,10 @@ def _unit_float32(array: np.ndarray) -> np.ndarray:
 
 
 def _from_tensor(tensor: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) or (1, 3, H, W) tensor in [0, 1], on any device -> a float32 CPU copy."""
+    if tensor.is_meta:
+        raise ImageError("The tensor is a meta tensor: it has a shape but no values. Create it "
+                         "on 'cpu' or a GPU.")
     image = tensor.detach().to("cpu", torch.float32)
     if image.dim() == 3:
         image = image[None]
@@ -460,11 +464,30 @@ def save_image(image: torch.Tensor, path: str | Path, overwrite: bool = False) -
     """
     path = check_output(path, overwrite=overwrite)
     picture = to_pil(image)
+    return write_atomically(path, lambda file: picture.save(file, format=_output_format(path)))
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Write a file through a temporary file in the same folder, then rename it into place.
+
+    A full disk or a crash never leaves a half-written file under ``path``; an existing file
+    there stays as it was until the new one is complete.
+
+    Args:
+        path: the file to write (checked with `check_output`); missing folders are created.
+        write: writes the whole file into the binary file object it is given.
+
+    Returns:
+        Path: ``path``.
+
+    Raises:
+        OutputError: the file could not be written (nothing is left behind).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
     try:
         with open(temporary, "xb") as file:
-            picture.save(file, format=_output_format(path))
+            write(file)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
@@ -495,9 +518,9 @@ def check_output(path: str | Path, inputs: Sequence[Any] = (), overwrite: bool =
         OutputError: the message says what to change.
     """
     path = Path(path).expanduser()
-    _output_format(path)
     if path.is_dir():
         raise OutputError(f"{path} is a folder: give a file name such as {path / 'out.png'}.")
+    _output_format(path)
     if any(_same_file(path, src) for src in inputs):
         raise OutputError(f"{path} is one of the inputs; inputs are never overwritten: choose "
                           "another output name.")
@@ -530,8 +553,12 @@ def _can_write(name: str) -> bool:
 
 
 def _same_file(path: Path, src: Any) -> bool:
-    """Whether ``src`` (a path, or a URL or name that is not one) is the file at ``path``."""
-    other = Path(str(src)).expanduser()
+    """Whether ``src`` (a path or a file:// URL; other URLs and names are none) is ``path``."""
+    text = str(src)
+    parts = urllib.parse.urlsplit(text)
+    if is_url(text) and parts.scheme.lower() == "file":
+        text = urllib.request.url2pathname(parts.path)
+    other = Path(text).expanduser()
     return path.exists() and other.is_file() and os.path.samefile(path, other)
 
 

@@ -29,6 +29,7 @@ from .devices import default_device
 from .download import CachedFileError, fetch, mirrored, removal_hint
 from .efficientnet_lite import EfficientNetLite0
 from .feature_network import FeatureNetwork, Layer, UnknownLayerError
+from .validate import ImageArgumentError, TargetError, check_count, check_device, check_image
 
 __all__ = ["FeatureNetwork", "Layer", "UnknownLayerError", "MODELS", "TORCHVISION_WEIGHTS",
            "load_model", "resolve_model", "torchvision_cache_dir", "weights_file",
@@ -223,11 +224,13 @@ def load_model(name: str = "efficientnet_lite0",
     Raises:
         DownloadError: a torchvision network's weights are neither cached nor downloadable.
         CachedFileError: the cached weights file is wrong or damaged (the message names it).
+        DeviceError: ``device`` is misspelt or not on this machine.
     """
     _check_name(name)
+    device = check_device(device) if device is not None else default_device()
     model = MODELS[name]()
     model.requires_grad_(False).eval()
-    return model.to(device if device is not None else default_device())
+    return model.to(device)
 
 
 def resolve_model(model: "FeatureNetwork | str | None", device: torch.device) -> FeatureNetwork:
@@ -282,13 +285,17 @@ def class_index(label: str) -> int:
 
     Returns:
         int: its index into the logits.
+
+    Raises:
+        TargetError: no class has that name (the message gives the closest ones).
     """
     names = [n.lower() for n in imagenet_classes()]
     if label.lower() in names:
         return names.index(label.lower())
     close = difflib.get_close_matches(label.lower(), names, n=3)
-    raise ValueError(f"No ImageNet class {label!r}."
-                     + (f" Did you mean {', '.join(map(repr, close))}?" if close else ""))
+    hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise TargetError(f"No ImageNet class {label!r}.{hint} See nstutils.imagenet_classes() for "
+                      "the 1000 names.")
 
 
 def top_k(model: nn.Module, image: torch.Tensor, k: int = 5) -> list[Prediction]:
@@ -296,19 +303,25 @@ def top_k(model: nn.Module, image: torch.Tensor, k: int = 5) -> list[Prediction]
 
     Args:
         model: a classifier taking (1, 3, H, W) RGB in [0, 1] and returning (1, 1000) logits.
-        image: (1, 3, H, W) or (3, H, W).
-        k: how many classes.
+        image: (1, 3, H, W) or (3, H, W), RGB in [0, 1].
+        k: how many classes, from 1 to 1000.
 
     Returns:
         list[Prediction]: most probable first.
+
+    Raises:
+        ImageArgumentError: not an RGB image in [0, 1] (0-255 values, a NaN pixel ...).
+        NumberError: ``k`` is not a whole number from 1 to the number of classes.
     """
-    if image.dim() == 3:
+    labels = imagenet_classes()
+    k = check_count(k, "k", low=1, high=len(labels))
+    if isinstance(image, torch.Tensor) and image.dim() == 3:
         image = image[None]
+    image = check_image(image)
     if image.shape[0] != 1:
-        raise ValueError(f"top_k takes one image, got a batch of {image.shape[0]}: "
-                         "call it on image[i:i+1] for each.")
+        raise ImageArgumentError(f"top_k takes one image, got a batch of {image.shape[0]}: "
+                                 "call it on image[i:i+1] for each.")
     with torch.inference_mode():
         probs = model(image).softmax(dim=1)[0]
     values, indices = probs.topk(k)
-    labels = imagenet_classes()
     return [Prediction(int(i), labels[i], float(v)) for v, i in zip(values.tolist(), indices.tolist())]

@@ -27,6 +27,8 @@ EXPLODED = 1e4
 # rates (0.01 to 0.05) had saturated at most 4 % of their pixels there (texture synthesis).
 EDGE = 1 / 512
 SATURATED = 0.9
+# How the CPU allocator and MPS word running out of memory (a plain RuntimeError there).
+OUT_OF_MEMORY = ("out of memory", "not enough memory", "can't allocate memory")
 
 
 class OptimizationError(RuntimeError):
@@ -142,7 +144,11 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
         history.interrupted = True
         _flush(pending, names, history, guard)
         print(f"Stopped by the user after {history.steps} of {steps} steps.")
-    except torch.cuda.OutOfMemoryError:
+    except (torch.OutOfMemoryError, MemoryError):
+        raise OptimizationError(_out_of_memory_message(variables)) from None
+    except RuntimeError as err:  # the CPU allocator's and MPS's out-of-memory are RuntimeErrors
+        if not any(words in str(err).lower() for words in OUT_OF_MEMORY):
+            raise
         raise OptimizationError(_out_of_memory_message(variables)) from None
     finally:
         bar.close()
@@ -259,10 +265,12 @@ def _short(value: object) -> str:
 
 
 def _out_of_memory_message(variables: list[torch.Tensor]) -> str:
+    """Say that memory ran out, where, and a size that needs half as much."""
+    where = {"cuda": "The GPU", "mps": "The Apple GPU"}.get(variables[0].device.type, "The computer")
     shape = tuple(variables[0].shape)
     if len(shape) == 4:
         side = max(shape[-2:])
-        return (f"The GPU ran out of memory at {shape[-2]}x{shape[-1]} pixels (batch {shape[0]}). "
+        return (f"{where} ran out of memory at {shape[-2]}x{shape[-1]} pixels (batch {shape[0]}). "
                 f"Memory grows with the number of pixels: try size={int(side / math.sqrt(2)) // 8 * 8}"
-                " or a smaller batch, or run on the CPU.")
-    return "The GPU ran out of memory: use smaller images or a smaller batch."
+                " or a smaller batch, or close other programs.")
+    return f"{where} ran out of memory: use smaller images or a smaller batch."

@@ -10,6 +10,7 @@ so that a notebook can catch it (``except nstutils.SizeError``). Each type is bo
 import difflib
 import math
 import os
+import warnings
 from collections.abc import Callable
 from numbers import Integral, Real
 from typing import Any
@@ -105,7 +106,8 @@ def device_memory(device: torch.device) -> int | None:
 # --- images -----------------------------------------------------------------------------------
 
 def check_image(image: Any, name: str = "image", *, batch_one: bool = False,
-                device: torch.device | None = None, pixels: bool = True) -> torch.Tensor:
+                device: torch.device | None = None, pixels: bool = True,
+                dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """Check an image argument: a float RGB tensor (N, 3, H, W), on the right device, in [0, 1].
 
     Args:
@@ -114,9 +116,10 @@ def check_image(image: Any, name: str = "image", *, batch_one: bool = False,
         batch_one: require one image, (1, 3, H, W).
         device: the device it must be on (the model's); any when None.
         pixels: also check the values: finite and in [0, 1] (one look at the data).
+        dtype: the float type to convert it to (float64 images become float32).
 
     Returns:
-        (N, 3, H, W) the image; float32 when it came as another float type (float64 ...).
+        (N, 3, H, W) the image, of ``dtype``.
     """
     shape = "(1, 3, H, W)" if batch_one else "(N, 3, H, W)"
     if not isinstance(image, torch.Tensor):
@@ -130,7 +133,7 @@ def check_image(image: Any, name: str = "image", *, batch_one: bool = False,
     if not image.is_floating_point():
         raise ImageArgumentError(f"{name} must be a float image in [0, 1], got {image.dtype}: "
                                  "divide by 255 (image / 255) or use nstutils.load_image.")
-    image = _check_data(image, name, torch.float32)
+    image = _check_data(image, name, dtype)
     if device is not None:
         check_on(image, device, name)
     if pixels:
@@ -231,8 +234,8 @@ def check_count(value: Any, name: str, low: int = 0, high: int | None = None,
         int.
     """
     if isinstance(value, bool) or not isinstance(value, Integral):
-        example = max(low, 1) if high is None else low
-        raise error(f"{name} must be a whole number such as {name}={example}, got {value!r}.")
+        allowed = f"{low} or more" if high is None else f"from {low} to {high}"
+        raise error(f"{name} must be a whole number ({allowed}), got {value!r}.")
     value = int(value)
     if value < low or (high is not None and value > high):
         limits = f"between {low} and {high}" if high is not None else f"{low} or more"
@@ -275,11 +278,10 @@ def check_size(size: Any, name: str = "size", min_size: int = 1) -> tuple[int, i
         (H, W).
     """
     pair = (size, size) if not isinstance(size, (tuple, list)) else tuple(size)
-    if len(pair) != 2:
-        raise SizeError(f"{name} must be a side such as {name}=128 or a pair (H, W) such as "
-                        f"{name}=(96, 128), got {size!r}.")
-    for side in pair:
-        check_count(side, name, error=SizeError)
+    if len(pair) != 2 or not all(isinstance(s, Integral) and not isinstance(s, bool)
+                                 for s in pair):
+        raise SizeError(f"{name} must be a whole number of pixels such as {name}=128, or a pair "
+                        f"(H, W) such as {name}=(96, 128); got {size!r}.")
     if min(pair) < min_size:
         raise SizeError(f"{name}={size!r} is too small: the network needs at least {min_size} "
                         f"pixels on each side.")
@@ -290,6 +292,8 @@ def check_memory(hw: tuple[int, int], batch: int, device: torch.device, what: st
                  bytes_per_pixel: float = BYTES_PER_PIXEL) -> None:
     """Refuse a canvas whose optimization cannot fit in the device's memory, saying what fits.
 
+    A canvas that fits but needs more than half the memory gets a warning with the estimate.
+
     Args:
         hw: the canvas (H, W).
         batch: how many canvases are optimized together.
@@ -297,15 +301,19 @@ def check_memory(hw: tuple[int, int], batch: int, device: torch.device, what: st
         what: how the message names the size (``"size=4096"``).
         bytes_per_pixel: the memory per canvas pixel.
     """
-    memory = device_memory(torch.device(device))
+    device = torch.device(device)
+    memory = device_memory(device)
     need = hw[0] * hw[1] * batch * bytes_per_pixel
-    if memory is None or need <= memory:
+    if memory is None or need <= memory / 2:
+        return
+    canvas = f"{what} ({hw[1]}x{hw[0]} pixels, batch {batch}) needs about {need / 2**30:.1f} GiB"
+    if need <= memory:
+        warnings.warn(f"{canvas} of the {memory / 2**30:.1f} GiB {device.type} has: close other "
+                      "programs, or use a smaller size if the machine slows down.", stacklevel=3)
         return
     fit = max(hw) * math.sqrt(memory / need)
-    raise SizeError(f"{what} ({hw[1]}x{hw[0]} pixels, batch {batch}) needs about "
-                    f"{need / 2**30:.0f} GiB, and {device.type} has {memory / 2**30:.1f} GiB: "
-                    f"use a longer side of {int(fit) // 8 * 8} or less"
-                    f"{' or a smaller batch' if batch > 1 else ''}.")
+    raise SizeError(f"{canvas}, and {device.type} has {memory / 2**30:.1f} GiB: use a longer side "
+                    f"of {int(fit) // 8 * 8} or less{' or a smaller batch' if batch > 1 else ''}.")
 
 
 # --- targets ----------------------------------------------------------------------------------

@@ -161,3 +161,40 @@ def test_course_on_a_folder_without_notebooks_fails(tmp_path, capsys):
     for html in ([], ["--html", str(tmp_path / "html")]):
         err = _one_line_error(capsys, main(["course", "--notebooks", str(tmp_path), *html]))
         assert f"no notebooks (*.ipynb) in {tmp_path}".lower() in err.lower()
+
+
+# --- file:// inputs, Ctrl-C while loading, warnings in one line --------------------------------
+
+def test_a_file_url_input_is_loaded_and_never_overwritten(tmp_path, capsys):
+    photo = nst.save_image(nst.sample_image("coffee", size=64, device="cpu"), tmp_path / "in.png")
+    before = photo.read_bytes()
+    for address in (photo.as_uri(), "FILE://" + str(photo)):
+        err = _one_line_error(capsys, main(fast("stylize", address, "swirl", "-o", str(photo),
+                                                "--force")))
+        assert "is one of the inputs" in err
+    assert photo.read_bytes() == before
+    out = tmp_path / "out.png"
+    assert main(fast("stylize", photo.as_uri(), "swirl", "-o", str(out))) == 0
+    assert max(PIL.Image.open(out).size) == 64
+
+
+def test_ctrl_c_while_loading_is_one_line(tmp_path, capsys, monkeypatch):
+    def pressed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("nstutils.cli.build_parser", pressed)
+    assert main(["dream", "chelsea", "-o", str(tmp_path / "out.png")]) == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "nst: stopped before anything was saved." and "Traceback" not in err
+
+
+def test_warnings_are_printed_as_one_line(tmp_path, capsys, monkeypatch):
+    from nstutils import validate
+
+    monkeypatch.setattr(validate, "device_memory", lambda device: 60 * 2**20)
+    out = tmp_path / "out.png"
+    assert main(fast("dream", "chelsea", "-o", str(out), "--octaves", "1", "--steps", "1",
+                     "--size", "160")) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("nst: Dreaming at 160x106 (160x106 pixels, batch 1) needs about"), err
+    assert len(err.strip().splitlines()) == 1 and "Warning" not in err

@@ -194,3 +194,55 @@ def test_one_ctrl_c_stops_every_zoom_frame(model, monkeypatch, tmp_path):
     frames = nst.dream_zoom(photo, model, frames=5, steps=5, path=tmp_path / "z.gif",
                             progress=False)
     assert len(frames) == 2 and (tmp_path / "z.gif").is_file()
+
+
+# --- the zoom GIF: checked before the first frame, written atomically ---------------------------
+
+@pytest.mark.parametrize("name, kwargs, message", [
+    ("zoom.jpg", {}, r"\.gif extension \(\.jpg cannot hold one\)"),
+    ("zoom.psd", {}, r"\.gif extension \(\.psd cannot hold one\)"),
+    ("notes.txt/zoom.gif", {}, "notes.txt is a file, not a folder"),
+    ("old.gif", {"overwrite": False}, "already exists"),
+    ("zoom.gif", {"fps": 0}, "fps must be 1 or more"),
+])
+def test_the_gif_path_is_checked_before_the_first_frame(model, monkeypatch, tmp_path, name,
+                                                         kwargs, message):
+    from nstutils import dream
+
+    (tmp_path / "notes.txt").write_text("keep me")
+    (tmp_path / "old.gif").write_bytes(b"my earlier zoom")
+
+    def no_dream(*args, **kwargs):
+        raise AssertionError("a frame was dreamed before the GIF path was checked")
+
+    monkeypatch.setattr(dream, "deep_dream", no_dream)
+    with pytest.raises(ValueError, match=message):
+        dream_zoom(torch.rand(1, 3, 64, 64), model, frames=2, path=tmp_path / name,
+                   progress=False, **kwargs)
+    assert (tmp_path / "old.gif").read_bytes() == b"my earlier zoom"
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_save_gif_writes_atomically_and_replaces_only_when_allowed(tmp_path, monkeypatch):
+    frames = [torch.full((1, 3, 40, 40), v) for v in (0.2, 0.8)]
+    path = tmp_path / "z.gif"
+    path.write_bytes(b"my earlier zoom")
+    with pytest.raises(nst.OutputError, match="already exists"):
+        save_gif(frames, path, overwrite=False)
+    assert path.read_bytes() == b"my earlier zoom"
+
+    def disk_full(self, fp, *args, **kwargs):
+        fp.write(b"GIF89a half")
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PIL.Image.Image, "save", disk_full)
+        with pytest.raises(nst.OutputError, match="No space left on device.*nothing was written"):
+            save_gif(frames, path)
+    assert path.read_bytes() == b"my earlier zoom"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["z.gif"]  # no temporary file left
+    save_gif(frames, path)  # replacing is the default, as before
+    with PIL.Image.open(path) as gif:
+        assert gif.n_frames == 2
+    with PIL.Image.open(save_gif(frames, tmp_path / "z.webp")) as webp:
+        assert webp.n_frames == 2  # any format that holds frames

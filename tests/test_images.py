@@ -346,3 +346,41 @@ def test_requested_sizes_are_checked_before_any_work(size, message):
 def test_sample_image_sizes_get_a_clear_message(size):
     with pytest.raises(SizeError, match=f"size={size} is too small.*at least 32"):
         nst.sample_image("chelsea", size=size)
+
+
+# --- addresses in any case, file:// URLs, devices, meta tensors --------------------------------
+
+def test_urls_in_capitals_and_file_urls_are_loaded(image_dir, http_server):
+    folder, url = http_server
+    array = _rgb_array()
+    PIL.Image.fromarray(array).save(folder / "cat.png")
+    PIL.Image.fromarray(array).save(image_dir / "cat.png")
+    assert torch.equal(nst.load_image(url.replace("http://", "HTTP://") + "/cat.png",
+                                      device="cpu"), _expected(array))
+    for address in ((image_dir / "cat.png").as_uri(), "FILE://" + str(image_dir / "cat.png")):
+        assert torch.equal(nst.load_image(address, device="cpu"), _expected(array))
+
+
+@pytest.mark.parametrize("device, message", [("cdua", "Did you mean 'cuda'"),
+                                             ("meta", "cannot run the course")])
+def test_load_image_refuses_a_bad_device_before_reading(device, message):
+    with pytest.raises(nst.DeviceError, match=message):
+        nst.load_image("no_such_file.png", device=device)
+
+
+def test_a_meta_tensor_is_refused():
+    with pytest.raises(nst.ImageError, match="meta tensor"):
+        nst.load_image(torch.empty(1, 3, 40, 40, device="meta"))
+
+
+def test_the_cheap_image_check_is_the_validation_layers():
+    with pytest.raises(nst.ImageArgumentError, match=r"image\[None\]"):
+        nst.images.check_image(torch.rand(3, 40, 40))
+    with pytest.raises(nst.ImageArgumentError, match="meta tensor"):
+        nst.images.check_image(torch.empty(1, 3, 40, 40, device="meta"))
+    assert nst.images.check_image(torch.full((1, 3, 8, 8), 255.0)).shape == (1, 3, 8, 8)
+
+
+def test_an_output_that_is_a_folder_is_named_as_one(tmp_path):
+    with pytest.raises(nst.OutputError, match="is a folder: give a file name such as"):
+        nst.check_output(tmp_path)

@@ -96,7 +96,7 @@ def test_unknown_layer_names_the_closest_ones(model):
     (torch.rand(3, 64, 64), r"image\[None\]"),
     (torch.rand(1, 3, 16, 16), "at least 32"),
     (torch.randint(0, 255, (1, 3, 64, 64), dtype=torch.uint8), "divide by 255"),
-    (torch.rand(1, 3, 64, 64, device="meta"), "model.device"),
+    (torch.rand(1, 3, 64, 64, device="meta"), "meta tensor: it has a shape but no values"),
 ])
 def test_bad_images_get_a_clear_error(model, image, message):
     with pytest.raises((ValueError, TypeError), match=message):
@@ -263,3 +263,51 @@ def test_class_names_and_indices():
     assert nst.class_index("Goldfish") == 1
     with pytest.raises(ValueError, match="Did you mean 'espresso'"):
         nst.class_index("expresso")
+
+
+# --- top_k and load_model check their arguments ------------------------------------------------
+
+@pytest.mark.parametrize("image, error, message", [
+    (lambda x: x * 255, nst.ImageArgumentError, "divide by 255"),
+    (lambda x: x.index_put((torch.tensor(0),) * 4, torch.tensor(float("nan"))),
+     nst.ImageArgumentError, "1 NaN or infinite value"),
+    (lambda x: torch.empty(1, 3, 64, 64, device="meta"), nst.ImageArgumentError, "meta tensor"),
+    (lambda x: x.expand(2, -1, -1, -1), ValueError, r"one image, got a batch of 2"),
+])
+def test_top_k_refuses_images_it_cannot_judge(model, image, error, message):
+    x = nst.sample_image("chelsea", size=64, device="cpu")
+    with pytest.raises(error, match=message):
+        nst.top_k(model, image(x))
+
+
+@pytest.mark.parametrize("k, message", [(2000, "between 1 and 1000, got 2000"),
+                                        (0, "between 1 and 1000, got 0"),
+                                        (2.5, "whole number")])
+def test_top_k_refuses_k_outside_the_classes(model, k, message):
+    with pytest.raises(nst.NumberError, match=message):
+        nst.top_k(model, nst.sample_image("chelsea", size=64, device="cpu"), k=k)
+
+
+def test_float64_images_are_classified_like_float32(model):
+    x = nst.sample_image("chelsea", size=64, device="cpu")
+    assert torch.allclose(model(x.double()), model(x))
+    assert nst.top_k(model, x.double()[0], k=1)[0].index == nst.top_k(model, x, k=1)[0].index
+    assert len(nst.top_k(model, x, k=1000)) == 1000
+
+
+@pytest.mark.parametrize("device, message", [("cdua", "Did you mean 'cuda'"),
+                                             ("gpu", "is not a device")])
+def test_load_model_refuses_a_misspelt_device_before_loading(device, message):
+    with pytest.raises(nst.DeviceError, match=message):
+        nst.load_model(device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_load_model_on_cuda_without_a_gpu_says_so():
+    with pytest.raises(nst.DeviceError, match="CUDA is not available.*device='cpu'"):
+        nst.load_model(device="cuda")
+
+
+def test_an_unknown_class_name_is_a_target_error():
+    with pytest.raises(nst.TargetError, match="No ImageNet class 'tabby cat'.*'tabby'"):
+        nst.class_index("tabby cat")

@@ -36,9 +36,13 @@ def _parameters(path) -> dict:
 
 def test_lessons_are_numbered_in_order_and_each_is_in_the_readme_table():
     lessons = [p.stem for p in find_notebooks(ROOT / "notebooks", exercises=False)]
-    assert [int(stem.split("_", 1)[0]) for stem in lessons] == list(range(len(lessons)))
+    numbers = [re.match(r"(\d\d)(b?)_", stem).groups() for stem in lessons]
+    firsts = [int(number) for number, part in numbers if not part]
+    assert firsts == list(range(len(firsts)))
+    for (number, part), before in zip(numbers[1:], numbers):  # a part b right after its lesson
+        assert not part or (number, "") == before, lessons
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert re.findall(r"^\| `(\d\d_\w+)` \|", readme, flags=re.MULTILINE) == lessons
+    assert re.findall(r"^\| `(\d\db?_\w+)` \|", readme, flags=re.MULTILINE) == lessons
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

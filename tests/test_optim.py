@@ -53,6 +53,23 @@ def test_running_out_of_gpu_memory_names_a_size_that_would_fit():
     assert error.value.__cause__ is None and not x.requires_grad
 
 
+def test_running_out_of_cpu_memory_is_one_clear_error_and_other_errors_pass():
+    x = torch.zeros(1, 3, 512, 384)
+
+    def cpu_out_of_memory():
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: not enough "
+                           "memory: you tried to allocate 1073741824 bytes.")
+
+    with pytest.raises(OptimizationError, match="The computer ran out of memory at 512x384"):
+        optimize(x, cpu_out_of_memory, 5, progress=False)
+
+    def shape_bug():
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        optimize(x, shape_bug, 5, progress=False)
+
+
 def test_ctrl_c_stops_cleanly_and_keeps_the_steps_taken(capsys):
     x = torch.ones(1)
     calls = []

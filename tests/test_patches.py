@@ -140,3 +140,11 @@ def test_one_photo_cannot_fill_the_grid(model, pool, maxima):
     free = nst.top_patches(model, pool, "stem", 3, maxima=maxima, per_photo=None)
     assert len(free) == 9
     assert max(sum(q.source.photo == p for q in free) for p in PHOTOS) > 2
+
+
+def test_the_pass_size_does_not_change_the_maxima(model, pool, maxima):
+    """The CPU default (4 images a pass, for the cache) finds what one pass of 32 finds."""
+    one_pass = nst.unit_maxima(model, pool, ["stem", "block3", "block7"], batch_size=32,
+                               progress=False)
+    for name, found in maxima.items():
+        torch.testing.assert_close(found.values, one_pass[name].values, rtol=1e-4, atol=1e-5)

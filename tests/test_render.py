@@ -24,6 +24,19 @@ def test_regularized_beats_gray_tenfold_and_naive_under_jitter(model):
     assert robust[0] > robust[1]
 
 
+def test_a_decaying_rate_reaches_visualize_and_still_climbs(model):
+    """Notebook 02's bold recipe (lr 0.1 falling to a tenth) is passed on to the optimizer."""
+    objective = nst.channel("block7", 42)
+    gray = objective.value(model, torch.full((1, 3, SIZE, SIZE), 0.5))
+    runs = {decay: nst.visualize(objective, model, size=SIZE, steps=24, lr=0.1, lr_decay=decay,
+                                 progress=False, return_history=True) for decay in (1.0, 0.1)}
+    assert objective.value(model, runs[0.1][0]) >= 5 * gray
+    steady, decayed = (runs[d][1].losses["total"] for d in (1.0, 0.1))
+    assert steady[:1] == decayed[:1] and steady[-1] != decayed[-1]  # same start, other path
+    with pytest.raises(ValueError, match="lr_decay"):
+        nst.visualize(objective, model, size=SIZE, steps=2, lr_decay=0.0, progress=False)
+
+
 def test_diversity_makes_the_batch_different(model):
     """Diversity at block3 also makes the images differ at layers it does not look at."""
     plain = nst.channel("block5", 10)

@@ -1,5 +1,7 @@
 """The validation layer: each bad argument gives one error of its kind that says what to do."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -82,7 +84,7 @@ def test_texture_size_0_and_sample_size_8_are_refused(model, photo):
 
 def test_sizes_too_large_for_memory_say_what_fits(model, monkeypatch):
     monkeypatch.setattr(validate, "device_memory", lambda device: 2**30)
-    with pytest.raises(nst.SizeError, match=r"needs about 18 GiB, and cpu has 1\.0 GiB: use a "
+    with pytest.raises(nst.SizeError, match=r"needs about 18\.\d GiB, and cpu has 1\.0 GiB: use a "
                                             r"longer side of 696 or less"):
         nst.visualize(nst.channel("block3", 0), model, size=3000, steps=1, progress=False)
     with pytest.raises(nst.SizeError, match="use a longer side of"):
@@ -168,3 +170,19 @@ def test_inputs_of_toy_models_keep_their_range_and_type():
     x = torch.tensor([[7.0, -3.0, 2.0]])
     attributions = nst.integrated_gradients(net, x, steps=4)
     assert attributions.dtype == torch.float64
+
+
+@pytest.mark.parametrize("size", [64.5, "64", (64,), (64, 64.0), True])
+def test_a_size_that_is_not_whole_pixels_says_what_to_pass(size):
+    with pytest.raises(nst.SizeError, match=r"whole number of pixels such as size=128, or a pair"):
+        nst.sample_image("swirl", size=size, device="cpu")
+
+
+def test_a_canvas_near_the_memory_is_warned_about_with_the_estimate(monkeypatch):
+    monkeypatch.setattr(validate, "device_memory", lambda device: 2 * 2**30)
+    with pytest.warns(UserWarning, match=r"size=800 \(800x800 pixels, batch 1\) needs about "
+                                         r"1\.3 GiB of the 2\.0 GiB cpu has: close other"):
+        validate.check_memory((800, 800), 1, torch.device("cpu"), "size=800")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        validate.check_memory((400, 400), 1, torch.device("cpu"), "size=400")  # a quarter: quiet
