@@ -43,7 +43,6 @@ def describe_device(device: torch.device | str | None = None) -> str:
     return f"cpu: {torch.get_num_threads()} threads"
 
 
-
 def images_per_pass(device: torch.device, values_per_image: int, elsewhere: int) -> int:
     """How many inputs to send through a network at once on a device.
 
