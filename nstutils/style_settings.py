@@ -256,7 +256,8 @@ def style_size(style: torch.Tensor, hw: Size, scale: float, min_size: int) -> Si
         raise SizeError(f"style_scale={scale} makes the style image {size[1]}x{size[0]} pixels; "
                         f"the network needs at least {min_size}. Use a larger style_scale.")
     # the style image only goes forward, without gradients: a quarter of a canvas' memory
-    check_memory(size, 1, style.device, f"style_scale={scale}", BYTES_PER_PIXEL / 4)
+    check_memory(size, 1, style.device, f"style_scale={scale}", BYTES_PER_PIXEL / 4,
+                 smaller=lambda factor: f"style_scale={_two_digits_down(scale * factor):g} or less")
     return size
 
 
@@ -288,3 +289,9 @@ def initial_canvas(init: str | torch.Tensor, content: torch.Tensor | None, batch
         return resize(content, hw).expand(batch, -1, -1, -1)
     generator = torch.Generator().manual_seed(seed)  # on the CPU: the same noise on any device
     return torch.rand(batch, 3, *hw, generator=generator).to(device)
+
+
+def _two_digits_down(value: float) -> float:
+    """Round a positive number down to two significant digits (70.6 -> 70, 0.0706 -> 0.07)."""
+    step = 10.0 ** (math.floor(math.log10(value)) - 1)
+    return math.floor(value / step) * step

@@ -289,7 +289,8 @@ def check_size(size: Any, name: str = "size", min_size: int = 1) -> tuple[int, i
 
 
 def check_memory(hw: tuple[int, int], batch: int, device: torch.device, what: str,
-                 bytes_per_pixel: float = BYTES_PER_PIXEL) -> None:
+                 bytes_per_pixel: float = BYTES_PER_PIXEL,
+                 smaller: Callable[[float], str] | None = None) -> None:
     """Refuse a canvas whose optimization cannot fit in the device's memory, saying what fits.
 
     A canvas that fits but needs more than half the memory gets a warning with the estimate.
@@ -300,6 +301,8 @@ def check_memory(hw: tuple[int, int], batch: int, device: torch.device, what: st
         device: where they are optimized.
         what: how the message names the size (``"size=4096"``).
         bytes_per_pixel: the memory per canvas pixel.
+        smaller: says what to pass instead, given the factor the sides must shrink by; a longer
+            side when None.
     """
     device = torch.device(device)
     memory = device_memory(device)
@@ -311,9 +314,11 @@ def check_memory(hw: tuple[int, int], batch: int, device: torch.device, what: st
         warnings.warn(f"{canvas} of the {memory / 2**30:.1f} GiB {device.type} has: close other "
                       "programs, or use a smaller size if the machine slows down.", stacklevel=3)
         return
-    fit = max(hw) * math.sqrt(memory / need)
-    raise SizeError(f"{canvas}, and {device.type} has {memory / 2**30:.1f} GiB: use a longer side "
-                    f"of {int(fit) // 8 * 8} or less{' or a smaller batch' if batch > 1 else ''}.")
+    factor = math.sqrt(memory / need)
+    instead = (smaller(factor) if smaller is not None
+               else f"a longer side of {int(max(hw) * factor) // 8 * 8} or less")
+    raise SizeError(f"{canvas}, and {device.type} has {memory / 2**30:.1f} GiB: use {instead}"
+                    f"{' or a smaller batch' if batch > 1 else ''}.")
 
 
 # --- targets ----------------------------------------------------------------------------------

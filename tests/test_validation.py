@@ -1,5 +1,6 @@
 """The validation layer: each bad argument gives one error of its kind that says what to do."""
 
+import re
 import warnings
 
 import numpy as np
@@ -94,6 +95,16 @@ def test_sizes_too_large_for_memory_say_what_fits(model, monkeypatch):
     with pytest.raises(nst.SizeError, match="Dreaming at 800x800"):
         nst.deep_dream(big, model, octaves=1, steps=0, progress=False)
     assert nst.deep_dream(big, model, octaves=1, steps=0, tile=256, progress=False).shape == big.shape
+
+
+def test_a_style_scale_too_large_for_memory_names_a_style_scale_that_fits(model, monkeypatch):
+    monkeypatch.setattr(validate, "device_memory", lambda device: 2**30)
+    with pytest.raises(nst.SizeError, match=r"use style_scale=(\S+) or less") as error:
+        nst.style_transfer(torch.rand(1, 3, 64, 64), torch.rand(1, 3, 64, 64), model,
+                           style_scale=500, steps=1, progress=False)
+    scale = float(re.search(r"style_scale=(\S+) or less", str(error.value)).group(1))
+    side = round(64 * scale)  # the style image then needs at most the memory there is
+    assert 0.9 * 2**30 < side * side * validate.BYTES_PER_PIXEL / 4 <= 2**30
 
 
 def test_the_memory_bound_follows_the_machine():
