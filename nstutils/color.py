@@ -14,7 +14,7 @@ grey.
 
 import torch
 
-from .images import check_image
+from .validate import check_image
 
 KR, KB = 0.299, 0.114  # BT.601 weights of red and blue in the luminance
 KG = 1 - KR - KB
@@ -29,7 +29,7 @@ def rgb_to_ycbcr(image: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, 3, H, W): Y (luminance) in [0, 1], then Cb and Cr (chroma) in [0, 1], 0.5 for grey.
     """
-    check_image(image)
+    check_image(image, pixels=False)
     r, g, b = image.unbind(1)
     y = KR * r + KG * g + KB * b
     cb = 0.5 + (b - y) / (2 * (1 - KB))
@@ -46,7 +46,7 @@ def ycbcr_to_rgb(ycbcr: torch.Tensor) -> torch.Tensor:
     Returns:
         (N, 3, H, W) RGB in [0, 1].
     """
-    check_image(ycbcr, "ycbcr")
+    check_image(ycbcr, "ycbcr", pixels=False)
     y, cb, cr = ycbcr.unbind(1)
     r = y + 2 * (1 - KR) * (cr - 0.5)
     b = y + 2 * (1 - KB) * (cb - 0.5)
@@ -79,7 +79,7 @@ def match_luminance(image: torch.Tensor, reference: torch.Tensor) -> torch.Tenso
     Returns:
         (N, 3, H, W) grey images in [0, 1].
     """
-    check_image(reference, "reference")
+    check_image(reference, "reference", pixels=False)
     y, y_ref = rgb_to_ycbcr(image)[:, :1], rgb_to_ycbcr(reference)[:, :1]
     mean, std = y.mean(dim=(2, 3), keepdim=True), y.std(dim=(2, 3), keepdim=True)
     ref_mean, ref_std = y_ref.mean(dim=(2, 3), keepdim=True), y_ref.std(dim=(2, 3), keepdim=True)
@@ -97,7 +97,7 @@ def with_chroma_of(image: torch.Tensor, reference: torch.Tensor) -> torch.Tensor
     Returns:
         (N, 3, H, W) RGB in [0, 1]: the brightness of ``image`` in the colours of ``reference``.
     """
-    check_image(reference, "reference")
+    check_image(reference, "reference", pixels=False)
     if image.shape[-2:] != reference.shape[-2:]:
         raise ValueError(f"image is {tuple(image.shape[-2:])} but reference is "
                          f"{tuple(reference.shape[-2:])}: resize one with nstutils.resize.")
@@ -121,8 +121,8 @@ def match_colors(image: torch.Tensor, reference: torch.Tensor, eps: float = 1e-5
     Returns:
         (N, 3, H, W) RGB in [0, 1].
     """
-    check_image(image)
-    check_image(reference, "reference")
+    check_image(image, pixels=False)
+    check_image(reference, "reference", pixels=False)
     pixels = image.flatten(2).double()                        # (N, 3, P)
     ref = reference.flatten(2).double()
     mean, ref_mean = pixels.mean(2, keepdim=True), ref.mean(2, keepdim=True)

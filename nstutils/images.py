@@ -3,7 +3,6 @@
 import contextlib
 import functools
 import io
-import numbers
 import os
 import tempfile
 import urllib.parse
@@ -23,10 +22,10 @@ import torch.nn.functional as F
 import torchvision.transforms.functional as TF
 import torchvision.utils
 
-from . import validate
 from .devices import default_device
 from .download import DownloadError, download, is_url
 from .validate import SizeError, check_device
+from .validate import check_size as check_canvas
 
 MAX_SIZE = 2048
 MIN_SIZE = 32
@@ -124,20 +123,13 @@ def check_size(size: Any, min_size: int = MIN_SIZE) -> int | tuple[int, int] | N
     """
     if size is None:
         return None
-    sides = tuple(size) if isinstance(size, (tuple, list)) else (size,)
-    if len(sides) != (2 if isinstance(size, (tuple, list)) else 1) or not all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) for s in sides):
-        raise SizeError(f"size must be a whole number of pixels for the longer side, such as "
-                        f"size=256, or a pair (H, W) such as size=(192, 256); got {size!r}.")
-    if min(sides) < min_size:
-        raise SizeError(f"size={size!r} is too small: the networks need at least {min_size} "
-                        f"pixels on each side; use {min_size} to {LARGEST_SIZE}.")
-    if max(sides) > LARGEST_SIZE:
+    hw = check_canvas(size, "size", min_size, largest=LARGEST_SIZE)
+    if max(hw) > LARGEST_SIZE:
         raise SizeError(f"size={size!r} is too large: images are made up to {LARGEST_SIZE} "
                         f"pixels on a side ({LARGEST_SIZE}x{LARGEST_SIZE} takes "
                         f"{3 * 4 * LARGEST_SIZE ** 2 / 1e9:.1f} GB as float32, and painting at "
                         "that size needs many times more); 512 to 2048 suits most machines.")
-    return int(sides[0]) if len(sides) == 1 else (int(sides[0]), int(sides[1]))
+    return hw if isinstance(size, (tuple, list)) else hw[0]
 
 
 def fit_longer_side(h: int, w: int, side: int) -> tuple[int, int]:
@@ -166,23 +158,6 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         return image
     out = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
     return out.clamp(0, 1)
-
-
-def check_image(image: Any, name: str = "image", batch_one: bool = False) -> torch.Tensor:
-    """Refuse anything but float RGB images shaped (N, 3, H, W), with a message saying what to do.
-
-    `nstutils.validate.check_image` without the look at the pixel values, so it is cheap enough
-    to call on every forward.
-
-    Args:
-        image: what the caller was given.
-        name: how the message calls it ("content", "guide" ...).
-        batch_one: require exactly one image, (1, 3, H, W).
-
-    Returns:
-        (N, 3, H, W) the image, float32.
-    """
-    return validate.check_image(image, name, batch_one=batch_one, pixels=False)
 
 
 def _to_tensor(src: Any, request: _Request) -> tuple[torch.Tensor, tuple[int, int]]:

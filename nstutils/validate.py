@@ -266,13 +266,15 @@ def check_number(value: Any, name: str, low: float = 0.0, positive: bool = False
 
 # --- sizes ------------------------------------------------------------------------------------
 
-def check_size(size: Any, name: str = "size", min_size: int = 1) -> tuple[int, int]:
+def check_size(size: Any, name: str = "size", min_size: int = 1,
+               largest: int | None = None) -> tuple[int, int]:
     """Check a canvas size: a whole number (a square side) or a pair (H, W), each >= min_size.
 
     Args:
         size: what the caller passed.
         name: its name in messages.
         min_size: the network's smallest accepted side.
+        largest: the largest side the caller accepts (checked by the caller), for the message.
 
     Returns:
         (H, W).
@@ -283,8 +285,9 @@ def check_size(size: Any, name: str = "size", min_size: int = 1) -> tuple[int, i
         raise SizeError(f"{name} must be a whole number of pixels such as {name}=128, or a pair "
                         f"(H, W) such as {name}=(96, 128); got {size!r}.")
     if min(pair) < min_size:
-        raise SizeError(f"{name}={size!r} is too small: the network needs at least {min_size} "
-                        f"pixels on each side.")
+        span = f"; use {min_size} to {largest}" if largest else ""
+        raise SizeError(f"{name}={size!r} is too small: the networks need at least {min_size} "
+                        f"pixels on each side{span}.")
     return int(pair[0]), int(pair[1])
 
 
