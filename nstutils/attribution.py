@@ -4,7 +4,9 @@
 - `smoothgrad`: the same map averaged over noisy copies of the image (less speckle).
 - `integrated_gradients`: the gradient averaged along the straight path from a baseline to the
   image, times (image - baseline). Its attributions add up to F(image) - F(baseline)
-  (completeness), which `return_delta=True` checks numerically.
+  (completeness). By default the path points grow, where the integral is hardest, until the
+  gap is under 1 %; `return_delta=True` returns the gap, `integrated_gradients_report` also the
+  number of points.
 - `make_baseline`: black, gray, blurred or noise baselines.
 - `completeness_gaps`: how far each quadrature rule is from completeness, by number of steps.
 - `attribution_map`: one signed value per pixel, ready to draw.
@@ -16,7 +18,9 @@ Every function works on any model that maps a batch ``(N, ...)`` to scores ``(N,
 ``batch_size`` at a time.
 """
 
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -29,6 +33,7 @@ from .validate import (ImageArgumentError, check_count, check_image, check_input
                        check_target)
 
 METHODS = ("riemann", "trapezoid", "gauss_legendre")
+FIRST_STEPS = 33  # the first, even grid of a growing path: alpha = 0, 1/32, ..., 1
 BASELINES = ("black", "gray", "blurred", "noise")
 Target = int | str | Sequence[int] | torch.Tensor | None
 
@@ -87,7 +92,7 @@ def _scores(model: nn.Module, x: torch.Tensor, target: torch.Tensor | None) -> t
 
 
 def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | None,
-               batch_size: int | None) -> torch.Tensor:
+               batch_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The input gradients of the scores of many inputs, ``batch_size`` rows per forward.
 
     Args:
@@ -97,18 +102,20 @@ def _gradients(model: nn.Module, inputs: torch.Tensor, target: torch.Tensor | No
         batch_size: the most rows per forward and backward; None: `images_per_pass`.
 
     Returns:
-        (M, ...) gradients.
+        (M, ...) gradients and the (M,) scores.
     """
     batch_size = (images_per_pass(inputs.device, inputs[0].numel(), 16) if batch_size is None
                   else check_count(batch_size, "batch_size", low=1))
-    grads = []
+    grads, scores = [], []
     for start in range(0, inputs.shape[0], batch_size):
         chunk = inputs[start:start + batch_size].detach().requires_grad_(True)
         rows = None if target is None else target[start:start + batch_size]
         with torch.enable_grad():
-            (g,) = torch.autograd.grad(_scores(model, chunk, rows).sum(), chunk)
+            score = _scores(model, chunk, rows)
+            (g,) = torch.autograd.grad(score.sum(), chunk)
         grads.append(g)
-    return torch.cat(grads)
+        scores.append(score.detach())
+    return torch.cat(grads), torch.cat(scores)
 
 
 def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
@@ -127,7 +134,7 @@ def saliency(model: nn.Module, x: torch.Tensor, target: Target = None,
         (N, H, W) non-negative map.
     """
     x, targets = _check_inputs(model, x, target, images=True)
-    grad = _gradients(model, x, targets, batch_size)
+    grad, _ = _gradients(model, x, targets, batch_size)
     return grad.abs().amax(dim=1)
 
 
@@ -156,7 +163,7 @@ def smoothgrad(model: nn.Module, x: torch.Tensor, target: Target = None, samples
     eps = torch.randn((samples, *x.shape), generator=gen).to(x.device)
     noisy = (x[None] + noise * spread.view(1, -1, *[1] * (x.dim() - 1)) * eps).flatten(0, 1)
     targets = None if targets is None else targets.repeat(samples)
-    grad = _gradients(model, noisy, targets, batch_size)
+    grad, _ = _gradients(model, noisy, targets, batch_size)
     return grad.abs().amax(dim=1).view(samples, x.shape[0], *x.shape[2:]).mean(0)
 
 
@@ -173,8 +180,7 @@ def path_points(steps: int, method: str = "riemann") -> tuple[torch.Tensor, torc
     Returns:
         (steps,) alphas in [0, 1] and (steps,) weights summing to 1 (float64).
     """
-    if method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+    _check_method(method)
     steps = check_count(steps, f"steps (for {method})", low=2 if method == "trapezoid" else 1)
     if method == "riemann":
         alphas = torch.arange(1, steps + 1, dtype=torch.float64) / steps
@@ -219,14 +225,37 @@ def make_baseline(x: torch.Tensor, kind: str = "black", sigma: float | None = No
                      "tensor shaped like x.")
 
 
+@dataclass(frozen=True)
+class IGReport:
+    """Integrated gradients with how well they keep completeness.
+
+    Attributes:
+        attributions: (N, ...) shaped like x.
+        delta: (N,) sum(attributions) - (F(x) - F(x')).
+        gap: (N,) the relative gap |delta| / |F(x) - F(x')| (0 where both are 0).
+        steps: (N,) gradient evaluations along each input's path.
+        method: the quadrature rule.
+    """
+
+    attributions: torch.Tensor
+    delta: torch.Tensor
+    gap: torch.Tensor
+    steps: torch.Tensor
+    method: str
+
+
 def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = None,
-                         baseline: torch.Tensor | str | None = None, steps: int = 50,
-                         method: str = "riemann", return_delta: bool = False,
-                         batch_size: int | None = None) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+                         baseline: torch.Tensor | str | None = None, steps: int | None = None,
+                         method: str | None = None, return_delta: bool = False,
+                         batch_size: int | None = None, tolerance: float = 0.01,
+                         max_steps: int = 512) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Integrated gradients: (x - x') times the gradient averaged on the path from x' to x.
 
     IG_i(x) = (x_i - x'_i) * integral over alpha in [0, 1] of dF/dx_i(x' + alpha (x - x')),
-    the integral approximated by a quadrature rule (see `path_points`).
+    the integral approximated by a quadrature rule (see `path_points`). By default the points
+    grow until the attributions add up to F(x) - F(x') within ``tolerance`` (completeness):
+    the trapezoid rule, from `FIRST_STEPS` even points, bisecting the intervals where it misses
+    F(b) - F(a) the most (the forward passes give F, so that miss is known exactly).
 
     Args:
         model: maps (N, ...) to scores (N, K), or (N,) / (N, 1) for a single output.
@@ -234,18 +263,98 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
         target: the class index (one for all, or one per input); None for a single output.
         baseline: x' shaped like x, or ``"black"``, ``"gray"``, ``"blurred"``, ``"noise"``;
             None means black (zeros).
-        steps: gradient evaluations along the path.
-        method: ``"riemann"``, ``"trapezoid"`` or ``"gauss_legendre"``.
+        steps: a fixed number of gradient evaluations along the path; None: grow them until
+            the gap is under ``tolerance``.
+        method: ``"riemann"``, ``"trapezoid"`` or ``"gauss_legendre"``; None: the right Riemann
+            sum (the paper's) for a fixed ``steps``, the trapezoid when the steps grow (the only
+            rule they grow with).
         return_delta: also return the completeness gap.
         batch_size: the most path points per forward; None: four 224 px
             images' worth on a CPU (`images_per_pass`), 16 on a GPU.
+        tolerance: when the steps grow, the largest relative gap |delta| / |F(x) - F(x')|.
+        max_steps: when the steps grow, the most gradient evaluations per input (all kept
+            until the end: memory up to ``max_steps`` inputs); stopping there above the
+            tolerance warns.
 
     Returns:
         (N, ...) attributions shaped like x; with return_delta also the (N,) gap
         sum(attributions) - (F(x) - F(x')).
     """
+    report = integrated_gradients_report(model, x, target, baseline, steps, method, batch_size,
+                                         tolerance, max_steps)
+    return (report.attributions, report.delta) if return_delta else report.attributions
+
+
+def integrated_gradients_report(model: nn.Module, x: torch.Tensor, target: Target = None,
+                                baseline: torch.Tensor | str | None = None,
+                                steps: int | None = None, method: str | None = None,
+                                batch_size: int | None = None, tolerance: float = 0.01,
+                                max_steps: int = 512) -> IGReport:
+    """Integrated gradients with their completeness gap and the gradient evaluations they took.
+
+    Args:
+        model, x, target, baseline, steps, method, batch_size, tolerance, max_steps: as for
+            `integrated_gradients`.
+
+    Returns:
+        IGReport: attributions (N, ...), delta (N,), relative gap (N,), steps (N,), method.
+    """
     x, targets = _check_inputs(model, x, target)
     baseline = _baseline(x, baseline)
+    if method is not None:
+        _check_method(method)
+    if steps is not None:
+        method = method or "riemann"
+        attributions, change = _fixed_path(model, x, baseline, targets, steps, method, batch_size)
+        used = torch.full((x.shape[0],), steps, device=x.device)
+    elif method not in (None, "trapezoid"):
+        raise ValueError(f"Only the trapezoid rule grows its steps: pass steps=<number> to use "
+                         f"method={method!r}, or leave method out.")
+    else:
+        method = "trapezoid"
+        tolerance = check_number(tolerance, "tolerance", positive=True)
+        max_steps = check_count(max_steps, "max_steps", low=FIRST_STEPS)
+        paths = [_grown_path(model, x[i:i + 1], baseline[i:i + 1],
+                             None if targets is None else targets[i:i + 1], tolerance,
+                             max_steps, batch_size) for i in range(x.shape[0])]
+        attributions = torch.cat([a for a, _, _ in paths])
+        change = torch.cat([c for _, c, _ in paths])
+        used = torch.tensor([n for _, _, n in paths], device=x.device)
+    delta = attributions.flatten(1).sum(1) - change
+    gap = (delta.abs() / change.abs()).nan_to_num(nan=0.0)
+    if steps is None:
+        for i in torch.nonzero((gap > tolerance) & (used >= max_steps)).flatten().tolist():
+            warnings.warn(
+                f"Integrated gradients stopped at max_steps={max_steps} gradient evaluations with "
+                f"a completeness gap of {gap[i]:.1%} for input {i} (tolerance {tolerance:.1%}): "
+                "its attributions do not add up to F(x) - F(x'). Pass a larger max_steps (time "
+                "and memory grow with it) or a larger tolerance.", stacklevel=2)
+    return IGReport(attributions, delta, gap, used, method)
+
+
+def _check_method(method: str) -> None:
+    """Refuse a quadrature rule that is not one of `METHODS`."""
+    if method not in METHODS:
+        raise ValueError(f"Unknown method {method!r}: use one of {', '.join(METHODS)}.")
+
+
+def _fixed_path(model: nn.Module, x: torch.Tensor, baseline: torch.Tensor,
+                targets: torch.Tensor | None, steps: int, method: str,
+                batch_size: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integrated gradients with a fixed rule and number of steps (see `path_points`).
+
+    Args:
+        model: as for `integrated_gradients`.
+        x: (N, ...) checked inputs.
+        baseline: (N, ...) their baselines.
+        targets: (N,) classes, or None.
+        steps: gradient evaluations per input.
+        method: one of `METHODS`.
+        batch_size: the most path points per forward (None: `images_per_pass`).
+
+    Returns:
+        (N, ...) attributions and the (N,) change F(x) - F(x').
+    """
     alphas, weights = path_points(steps, method)
     alphas, weights = alphas.to(x.device, x.dtype), weights.to(x.device, x.dtype)
     n, rest = x.shape[0], [1] * (x.dim() - 1)
@@ -253,16 +362,65 @@ def integrated_gradients(model: nn.Module, x: torch.Tensor, target: Target = Non
     # all path points of all inputs, input-major: row i * steps + k is input i at alpha_k
     points = (baseline[:, None] + alphas.view(1, -1, *rest) * diff[:, None]).flatten(0, 1)
     rows = None if targets is None else targets.repeat_interleave(steps)
-    grads = _gradients(model, points, rows, batch_size)
+    grads, _ = _gradients(model, points, rows, batch_size)
     mean_grad = (grads.view(n, steps, *x.shape[1:]) * weights.view(1, -1, *rest)).sum(1)
-    attributions = diff * mean_grad
-    if not return_delta:
-        return attributions
     with torch.no_grad():
         ends = _scores(model, torch.cat([x, baseline]), None if targets is None
                        else targets.repeat(2))
-    delta = attributions.flatten(1).sum(1) - (ends[:n] - ends[n:])
-    return attributions, delta
+    return diff * mean_grad, ends[:n] - ends[n:]
+
+
+def _grown_path(model: nn.Module, x: torch.Tensor, baseline: torch.Tensor,
+                target: torch.Tensor | None, tolerance: float, max_steps: int,
+                batch_size: int | None) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """Integrated gradients of one input by the trapezoid rule on a grid refined until complete.
+
+    On an interval [a, b] of the path the trapezoid integrates F's slope to
+    (b - a) (s_a + s_b) / 2, where it should give F(b) - F(a); the misses add up to minus the
+    completeness gap. Each round bisects the intervals that miss most, as few as make up half
+    of the total miss.
+
+    Args:
+        model: as for `integrated_gradients`.
+        x: (1, ...) one checked input.
+        baseline: (1, ...) its baseline.
+        target: (1,) its class, or None.
+        tolerance: the largest relative gap.
+        max_steps: the most gradient evaluations.
+        batch_size: the most path points per forward (None: `images_per_pass`).
+
+    Returns:
+        (1, ...) attributions, the (1,) change F(x) - F(x'), and the gradient evaluations.
+    """
+    diff, rest = x - baseline, [1] * (x.dim() - 1)
+    new = torch.linspace(0, 1, FIRST_STEPS, dtype=torch.float64)
+    alphas, scores, slopes, grads = new[:0], new[:0], new[:0], []   # in the order evaluated
+    while True:
+        points = baseline + new.to(x.device, x.dtype).view(-1, *rest) * diff
+        grad, score = _gradients(model, points,
+                                 None if target is None else target.expand(len(new)), batch_size)
+        grads.append(grad)
+        alphas = torch.cat([alphas, new])
+        scores = torch.cat([scores, score.cpu().double()])
+        slopes = torch.cat([slopes, (grad * diff).flatten(1).sum(1).cpu().double()])
+        order = torch.argsort(alphas)   # the grid, sorted: a, F(a), F's slope along the path
+        a, f, s = alphas[order], scores[order], slopes[order]
+        miss = f.diff() - a.diff() * (s[1:] + s[:-1]) / 2
+        gap = (miss.sum().abs() / (f[-1] - f[0]).abs()).nan_to_num(nan=0.0)
+        if gap <= tolerance or len(a) >= max_steps:
+            break
+        worst = torch.argsort(miss.abs(), descending=True)
+        share = miss.abs()[worst].cumsum(0)
+        count = min(int(torch.searchsorted(share, 0.5 * share[-1])) + 1, max_steps - len(a))
+        new = (a[worst[:count]] + a[worst[:count] + 1]) / 2
+    weights = torch.zeros_like(a)
+    weights[1:] += a.diff() / 2
+    weights[:-1] += a.diff() / 2
+    weights = weights[torch.argsort(order)].to(x.device, x.dtype)   # back to the order evaluated
+    mean_grad = sum((w.view(-1, *rest) * g).sum(0, keepdim=True)
+                    for w, g in zip(weights.split([len(g) for g in grads]), grads))
+    change = (f[-1] - f[0]).to(x.device, x.dtype).view(1)
+    return diff * mean_grad, change, len(a)
 
 
 def _baseline(x: torch.Tensor, baseline: torch.Tensor | np.ndarray | str | None) -> torch.Tensor:

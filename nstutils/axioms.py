@@ -3,7 +3,9 @@
 Sundararajan et al. (2017) ask an attribution method for sensitivity, implementation invariance,
 symmetry preservation and completeness. Each network here is a few fixed linear layers whose
 output can be worked out by hand, so an attribution of it can be checked by hand too. Their
-weights are frozen: they are examples, not models to train.
+weights are frozen: they are examples, not models to train. `deeplift_rescale` is a rule-based
+method for comparison: it keeps completeness but breaks implementation invariance on
+`equivalent_relu_networks`, where integrated gradients keeps it.
 """
 
 import torch
@@ -72,3 +74,60 @@ def symmetric_network() -> nn.Module:
     """
     return _frozen(nn.Sequential(_linear([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]], [-1.0, 0.0]),
                                  nn.ReLU(), _linear([[1.0, 0.5]], [0.0])))
+
+
+def equivalent_relu_networks() -> tuple[nn.Module, nn.Module]:
+    """Two ReLU networks computing the same function, built differently.
+
+    f(x) = ReLU(ReLU(x1) - 1 - ReLU(x2)) and g(x) = ReLU(ReLU(x1 - 1) - ReLU(x2)) agree
+    everywhere (both are 0 unless x1 > 1 + ReLU(x2)); only where the 1 is subtracted differs.
+    Sundararajan et al. (2017, appendix) use them to show that DeepLIFT and LRP break
+    implementation invariance: see `deeplift_rescale`.
+
+    Returns:
+        tuple[nn.Module, nn.Module]: f and g, each (N, 2) -> (N, 1).
+    """
+    f = nn.Sequential(_linear([[1.0, 0.0], [0.0, 1.0]], [0.0, 0.0]), nn.ReLU(),
+                      _linear([[1.0, -1.0]], [-1.0]), nn.ReLU())
+    g = nn.Sequential(_linear([[1.0, 0.0], [0.0, 1.0]], [-1.0, 0.0]), nn.ReLU(),
+                      _linear([[1.0, -1.0]], [0.0]), nn.ReLU())
+    return _frozen(f), _frozen(g)
+
+
+def deeplift_rescale(net: nn.Sequential, x: torch.Tensor, baseline: torch.Tensor) -> torch.Tensor:
+    """DeepLIFT with the Rescale rule: differences from the baseline, passed back layer by layer.
+
+    Through a linear layer the multipliers go back as the gradient does (times the weight);
+    through a nonlinearity they are Delta(output) / Delta(input) against the baseline, not the
+    local derivative (which stands in where Delta(input) = 0). The attributions add up to
+    f(x) - f(x'), like integrated gradients, but depend on how the network is built.
+
+    Args:
+        net: a `nn.Sequential` of `nn.Linear` layers and elementwise nonlinearities
+            (ReLU, sigmoid ...), mapping (N, D) to (N, 1).
+        x: (N, D) inputs.
+        baseline: (N, D) or (1, D) reference inputs x'.
+
+    Returns:
+        (N, D) attributions.
+    """
+    if not isinstance(net, nn.Sequential):
+        raise TypeError(f"deeplift_rescale takes an nn.Sequential, got {type(net).__name__}.")
+    ins, refs = [], []
+    a, b = x, baseline.expand_as(x)
+    for layer in net:       # the input of every layer, for x and for the baseline
+        ins.append(a)
+        refs.append(b)
+        a, b = layer(a), layer(b)
+    multiplier = torch.ones_like(a)
+    for layer, a, b in zip(reversed(net), reversed(ins), reversed(refs)):
+        if isinstance(layer, nn.Linear):
+            multiplier = multiplier @ layer.weight
+        else:
+            z = a.detach().requires_grad_(True)
+            with torch.enable_grad():
+                (slope,) = torch.autograd.grad(layer(z).sum(), z)
+            change = a - b
+            rescale = (layer(a) - layer(b)) / torch.where(change == 0, 1.0, change)
+            multiplier = multiplier * torch.where(change.abs() > 1e-6, rescale, slope)
+    return multiplier * (x - baseline)

@@ -6,16 +6,25 @@ from torch import nn
 
 import nstutils as nst
 from nstutils.attribution import (
+    FIRST_STEPS,
     METHODS,
     attribution_map,
     completeness_gaps,
     integrated_gradients,
+    integrated_gradients_report,
     make_baseline,
     path_points,
     saliency,
     smoothgrad,
 )
-from nstutils.axioms import relu_network, saturating_network, sigmoid_network, symmetric_network
+from nstutils.axioms import (
+    deeplift_rescale,
+    equivalent_relu_networks,
+    relu_network,
+    saturating_network,
+    sigmoid_network,
+    symmetric_network,
+)
 
 
 class LinearScore(nn.Module):
@@ -118,6 +127,29 @@ def test_implementation_invariance_relu_and_sigmoid_networks_agree():
         assert a.abs().min() > 0.05
 
 
+def test_deeplift_breaks_implementation_invariance_where_ig_keeps_it():
+    """Sundararajan et al. (2017), appendix: the same function, two networks, two DeepLIFTs."""
+    f, g = equivalent_relu_networks()
+    xs = torch.randn(500, 2, generator=torch.Generator().manual_seed(0)) * 3
+    assert torch.allclose(f(xs), g(xs), atol=1e-6) and (f(xs) > 0).float().mean() > 0.1
+    x, baseline = torch.tensor([[3.0, 1.0]]), torch.zeros(1, 2)
+    # by hand: f's last ReLU goes from -1 to 1 (rescaled by 1/2), g's first from -1 to 2 (2/3)
+    assert deeplift_rescale(f, x, baseline).tolist() == [[1.5, -0.5]]
+    assert deeplift_rescale(g, x, baseline).tolist() == [[2.0, -1.0]]
+    for net in (f, g):   # both rules add up to f(x) - f(x') = 1; IG also agrees across networks
+        assert deeplift_rescale(net, x, baseline).sum().item() == pytest.approx(1.0)
+        ig = integrated_gradients(net, x, baseline=baseline, tolerance=1e-4)
+        assert ig.tolist()[0] == pytest.approx([1.5, -0.5], abs=1e-3)
+
+
+def test_deeplift_agrees_with_ig_on_a_linear_layer_and_refuses_other_models():
+    net = nn.Sequential(nn.Linear(3, 1))
+    x, baseline = torch.randn(4, 3), torch.randn(1, 3)
+    assert torch.allclose(deeplift_rescale(net, x, baseline), (x - baseline) * net[0].weight)
+    with pytest.raises(TypeError, match="nn.Sequential"):
+        deeplift_rescale(nn.Linear(3, 1), x, baseline)
+
+
 def test_symmetry_preservation_equal_symmetric_features_get_equal_attributions():
     net = symmetric_network()
     swapped = torch.tensor([[0.3, 0.9, 0.5], [0.9, 0.3, 0.5]])
@@ -164,6 +196,86 @@ def test_the_gap_shrinks_with_more_steps_on_a_smooth_network():
     for method in ("riemann", "trapezoid"):
         assert gaps[method][2] > gaps[method][8] > gaps[method][32]
     assert gaps["gauss_legendre"][8] < 1e-5 < gaps["trapezoid"][8]
+
+
+# --- the default: steps that grow until completeness holds ------------------------------------
+
+class CountingModel(nn.Module):
+    """A model that counts the inputs it is evaluated on."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net, self.rows = net, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.rows += x.shape[0]
+        return self.net(x)
+
+
+def test_the_default_grows_its_steps_where_the_path_has_a_kink():
+    """f(x) = 1 - ReLU(1 - x) from 0 to 2.1 bends at alpha = 1 / 2.1, between two even points."""
+    net = CountingModel(saturating_network())
+    x, baseline = torch.tensor([[2.1]]), torch.tensor([[0.0]])
+    fixed = integrated_gradients_report(net, x, baseline=baseline, steps=FIRST_STEPS,
+                                        method="trapezoid")
+    assert fixed.gap.item() > 0.01                             # the even points miss the bend
+    net.rows = 0
+    report = integrated_gradients_report(net, x, baseline=baseline, batch_size=1)
+    assert report.method == "trapezoid" and report.gap.item() <= 0.01
+    assert FIRST_STEPS < report.steps.item() < FIRST_STEPS + 8  # a few points near the bend
+    assert net.rows == report.steps.item()                       # each point evaluated once
+    assert report.attributions.item() == pytest.approx(1.0, abs=0.01)
+    assert report.delta.item() == pytest.approx(report.attributions.item() - 1.0, abs=1e-6)
+    tighter = integrated_gradients_report(net, x, baseline=baseline, tolerance=1e-4)
+    assert tighter.gap.item() <= 1e-4 and tighter.steps.item() > report.steps.item()
+
+
+def test_the_default_returns_what_the_report_says():
+    net = sigmoid_network()
+    x, baseline = torch.tensor([[1.5, -0.7], [0.2, 0.1]]), torch.tensor([[-1.0, 0.6]] * 2)
+    report = integrated_gradients_report(net, x, baseline=baseline, tolerance=1e-3)
+    a, delta = integrated_gradients(net, x, baseline=baseline, tolerance=1e-3, return_delta=True)
+    assert torch.equal(a, report.attributions) and torch.equal(delta, report.delta)
+    change = (net(x) - net(baseline))[:, 0]
+    assert torch.allclose(report.gap, (a.sum(1) - change).abs() / change.abs(), atol=1e-6)
+    assert (report.gap <= 1e-3).all() and report.steps.shape == (2,)
+
+
+def test_explicit_steps_keep_the_right_riemann_sum():
+    """Lessons and exercises that pass steps= get the paper's rule, as before."""
+    net = sigmoid_network()
+    x, baseline = torch.tensor([[1.5, -0.7]]), torch.tensor([[-1.0, 0.6]])
+    a = integrated_gradients(net, x, baseline=baseline, steps=7)
+    assert torch.equal(a, integrated_gradients(net, x, baseline=baseline, steps=7,
+                                               method="riemann"))
+    alphas = torch.arange(1, 8)[:, None] / 7
+    path = (baseline + alphas * (x - baseline)).requires_grad_(True)
+    (grad,) = torch.autograd.grad(net(path).sum(), path)
+    assert torch.allclose(a, (x - baseline) * grad.mean(0), atol=1e-6)
+    report = integrated_gradients_report(net, x, baseline=baseline, steps=7)
+    assert report.method == "riemann" and report.steps.tolist() == [7]
+
+
+def test_reaching_max_steps_above_the_tolerance_warns():
+    x, baseline = torch.tensor([[2.1]]), torch.tensor([[0.0]])
+    with pytest.warns(UserWarning, match=rf"max_steps={FIRST_STEPS} .* gap of \d+\.\d% .*larger max_steps"):
+        report = integrated_gradients_report(saturating_network(), x, baseline=baseline,
+                                             max_steps=FIRST_STEPS)
+    assert report.gap.item() > 0.01 and report.steps.item() == FIRST_STEPS
+
+
+@pytest.mark.parametrize("photo, target, baseline", [("chelsea", 281, "black"),
+                                                     ("coffee", 967, "blurred")])
+def test_the_default_keeps_completeness_on_the_real_network(model, photo, target, baseline):
+    """At 224 px, 50 Riemann steps missed completeness by 54 % (chelsea, black baseline)."""
+    x = nst.sample_image(photo, size=224, device="cpu")
+    base = make_baseline(x, baseline)
+    report = integrated_gradients_report(model, x, target, base)
+    with torch.no_grad():
+        scores = model(torch.cat([x, base]))[:, target]
+    change = (scores[0] - scores[1]).item()
+    assert abs(report.attributions.sum().item() - change) <= 0.01 * abs(change)
+    assert report.gap.item() <= 0.01 and report.steps.item() < 100
 
 
 # --- agreement with captum ---------------------------------------------------------------------
@@ -226,6 +338,12 @@ def test_clear_errors(chelsea):
         integrated_gradients(two, torch.zeros(1, 2), target=4)
     with pytest.raises(ValueError, match="Unknown method"):
         integrated_gradients(net, torch.zeros(1, 2), method="simpson")
+    with pytest.raises(ValueError, match="Only the trapezoid rule grows its steps"):
+        integrated_gradients(net, torch.zeros(1, 2), method="gauss_legendre")
+    with pytest.raises(ValueError, match="tolerance must be a finite number above 0"):
+        integrated_gradients(net, torch.zeros(1, 2), tolerance=0)
+    with pytest.raises(ValueError, match=f"max_steps must be {FIRST_STEPS} or more"):
+        integrated_gradients(net, torch.zeros(1, 2), max_steps=8)
     with pytest.raises(ValueError, match="shaped like x"):
         integrated_gradients(net, torch.zeros(1, 2), baseline=torch.zeros(2))
     with pytest.raises(ValueError, match="2 targets for 1 inputs"):
