@@ -9,11 +9,15 @@ The instructor version uses nbgrader's markers. In the student version:
 - outputs and execution counts are cleared; cell metadata (nbgrader's grade ids and points)
   is kept, so nbgrader can still grade the student's copy.
 
-Run ``python -m nstutils.assignments`` to rebuild every student version, and
-``python -m nstutils.assignments grade SUBMISSION.ipynb [...]`` to grade students' notebooks
-without nbgrader: their answers go into the instructor notebook, which runs with its hidden tests.
+The command line (``python -m nstutils.assignments --help``):
+
+- ``release`` rebuilds every student version next to the instructor versions (after editing one);
+- ``handout DIR`` writes the student versions, and nothing else, to a folder to publish;
+- ``grade FILE_OR_FOLDER ...`` grades students' notebooks (`nstutils.grading`) and writes a
+  gradebook.
 """
 
+import argparse
 import copy
 import re
 import sys
@@ -21,11 +25,13 @@ from pathlib import Path
 
 import nbformat
 
+from .grading import EXERCISES, grade_batch, load_assignments, print_table, write_gradebook
+from .sandbox import Limits
+
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
 HINT = re.compile(r"^\s*# HINT:\s*(.+)$")
 DEFAULT_HINT = "This part is yours to write: replace this line with your code."
-EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
 
 
 class MarkerError(ValueError):
@@ -106,61 +112,90 @@ def release(instructor_dir: Path = EXERCISES / "instructor",
     return written
 
 
-def _grade_id(cell: nbformat.NotebookNode) -> str | None:
-    return cell.metadata.get("nbgrader", {}).get("grade_id")
-
-
-def grade(submission: Path,
-          instructor_dir: Path = EXERCISES / "instructor") -> dict[str, tuple[float, float]]:
-    """Grade a student's notebook: run their answers against the instructor's hidden tests.
-
-    The student's solution cells (matched by nbgrader ``grade_id``) replace the instructor's
-    solutions (a missing one becomes ``raise NotImplementedError``); the notebook then runs
-    headless, and each graded code cell earns its points when it raises nothing. Markdown
-    answers are left for the teacher to read.
+def handout(folder: Path, instructor_dir: Path = EXERCISES / "instructor") -> list[Path]:
+    """Write the student version of every assignment, and nothing else, into a folder to publish.
 
     Args:
-        submission: the student's .ipynb; its file name names the assignment.
+        folder: created if missing; student notebooks of the same name in it are replaced.
         instructor_dir: folder of instructor notebooks.
 
     Returns:
-        dict: grade_id -> (points earned, points possible) for each graded code cell, in
-        notebook order.
-    """
-    from .course import run_notebook
+        list[Path]: the files written.
 
-    instructor_path = instructor_dir / Path(submission).name
-    if not instructor_path.is_file():
-        raise FileNotFoundError(f"No instructor notebook {instructor_path.name} in {instructor_dir}.")
-    answers = {_grade_id(c): c.source for c in nbformat.read(submission, as_version=4).cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
-    notebook = nbformat.read(instructor_path, as_version=4)
-    for cell in notebook.cells:  # a solution cell the student deleted earns nothing
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = answers.get(_grade_id(cell), "raise NotImplementedError('missing')")
-    run_notebook(notebook, instructor_dir, quick=True, allow_errors=True)
-    scores = {}
-    for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("grade") and cell.cell_type == "code":
-            passed = not any(o.get("output_type") == "error" for o in cell.get("outputs", []))
-            scores[meta["grade_id"]] = (meta["points"] if passed else 0, meta["points"])
-    return scores
+    Raises:
+        ValueError: the folder is, or is inside, the instructor folder.
+    """
+    folder, instructor_dir = Path(folder).resolve(), Path(instructor_dir).resolve()
+    if folder == instructor_dir or instructor_dir in folder.parents:
+        raise ValueError(f"{folder} is inside the instructor folder: choose a folder to publish.")
+    return release(instructor_dir, folder)
+
+
+def _submissions(paths: list[str]) -> list[Path]:
+    """Expand folders into the notebooks inside them (checkpoints left out), keep files as given."""
+    found = []
+    for given in map(Path, paths):
+        if given.is_dir():
+            found += sorted(p for p in given.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+        else:
+            found.append(given)
+    return found
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nstutils.assignments",
+                                     description="Student versions, hand-outs and grading.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("release", help="rebuild notebooks/exercises/student from the instructor versions")
+    out = sub.add_parser("handout", help="write the student notebooks (only) to a folder to publish")
+    out.add_argument("folder", type=Path)
+    grade = sub.add_parser("grade", help="grade students' notebooks, each in its own sandbox")
+    grade.add_argument("submissions", nargs="+", help="notebooks, or folders of them")
+    grade.add_argument("--gradebook", type=Path, default=Path("gradebook.csv"),
+                       help="the CSV to write (default: gradebook.csv, replaced)")
+    grade.add_argument("--seed", type=int, help="draws the hidden tests' inputs (default: a "
+                       "fresh secret one, printed; give it again to repeat a grading)")
+    grade.add_argument("--time-limit", type=float, default=Limits.seconds, metavar="SECONDS",
+                       help=f"per submission (default {Limits.seconds:g})")
+    grade.add_argument("--memory-limit", type=int, default=Limits.memory_mb, metavar="MB",
+                       help=f"memory a submission may allocate (default {Limits.memory_mb})")
+    grade.add_argument("--full", action="store_true",
+                       help="run the pictures at full size (slower; the points are the same)")
+    grade.add_argument("--instructor", type=Path, default=EXERCISES / "instructor",
+                       help="the instructor notebooks (default: the course's)")
+    grade.add_argument("--feedback", type=Path, metavar="FOLDER",
+                       help="keep each submission's executed notebook there")
+    return parser
 
 
 def main(argv: list[str]) -> int:
-    """``release`` (default): write the student versions; ``grade FILE ...``: print the scores."""
-    if argv[:1] == ["grade"]:
-        for path in argv[1:]:
-            if not Path(path).is_file():
-                print(f"grade: no notebook at {path}", file=sys.stderr)
-                return 2
-            scores = grade(Path(path))
-            for grade_id, (earned, possible) in scores.items():
-                print(f"{path}: {grade_id:<24} {earned:g}/{possible:g}")
-            earned = sum(e for e, _ in scores.values())
-            possible = sum(p for _, p in scores.values())
-            print(f"{path}: {'total':<24} {earned:g}/{possible:g}")
+    """Run the command line; return the exit status."""
+    args = _parser().parse_args(argv)
+    if args.command == "handout":
+        try:
+            written = handout(args.folder)
+        except ValueError as err:
+            print(f"handout: {err}", file=sys.stderr)
+            return 2
+        print(f"wrote {len(written)} student notebooks to {args.folder}: publish this folder, "
+              "not the repository (it holds the solutions)")
+        return 0
+    if args.command == "grade":
+        if args.time_limit <= 0 or args.memory_limit < 512:
+            print("grade: --time-limit must be > 0 and --memory-limit at least 512 (MB)",
+                  file=sys.stderr)
+            return 2
+        if not args.instructor.is_dir():
+            print(f"grade: no instructor notebooks at {args.instructor}; pass --instructor DIR",
+                  file=sys.stderr)
+            return 2
+        graded, seed = grade_batch(_submissions(args.submissions), load_assignments(args.instructor),
+                                   Limits(args.time_limit, args.memory_limit), args.seed,
+                                   quick=not args.full, instructor_dir=args.instructor,
+                                   feedback=args.feedback)
+        write_gradebook(graded, args.gradebook, seed)
+        print_table(graded, seed)
+        print(f"wrote {args.gradebook}")
         return 0
     for written in release():
         print(f"wrote {written}")

@@ -1,22 +1,31 @@
-"""Visible checks for the exercises: compare a student's function with stored reference values.
+"""Checks for the exercises: compare a student's function with the package's answer.
 
-Each check case (in ``exercise_cases.py``) has seeded inputs and a reference function from the
-package. The reference outputs are stored in ``references.json`` next to this file, written by
+Visible checks (`check`) use fixed seeded inputs from ``exercise_cases.py``; their reference
+outputs are stored in ``references.json`` next to this file, written by
 ``python -m nstutils.checks`` (run it after changing the package; a test keeps the file current).
-A check runs the student's function on the same inputs and reports which value is off, and by
-how much.
+
+Hidden checks (`hidden_check`, in the instructor notebooks' hidden tests) draw their inputs from
+a seed: the grader's (``NSTUTILS_GRADING_SEED``), or a fresh one on every run. Under the grader
+each result also goes, as numbers, to the file named by ``NSTUTILS_GRADING_RECORDS``, and the
+grader judges those numbers itself (`judge_hidden`), outside the student's kernel.
+
+Both report which value is off, and by how much.
 """
 
 import json
+import os
+import secrets
 import sys
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
 
-from .exercise_cases import CASES, Case
+from .exercise_cases import CASES, HIDDEN, Case, HiddenCase
 
 REFERENCES = Path(__file__).with_name("references.json")
+SEED_ENV, RECORDS_ENV = "NSTUTILS_GRADING_SEED", "NSTUTILS_GRADING_RECORDS"
 
 
 def relative_error(got: torch.Tensor, expected: torch.Tensor) -> torch.Tensor:
@@ -84,6 +93,118 @@ def check(name: str, student_fn: Callable[..., torch.Tensor]) -> None:
     expected = load_references()[name]
     got = student_fn(*case.inputs())  # with autograd on: some exercises take gradients
     print(compare(name, got, expected, case.rtol, case.hint))
+
+
+def hidden_check(name: str, student_fn: Callable, among: tuple[str, ...] | None = None) -> None:
+    """Run a student's function on inputs drawn now, and compare with the package's answers.
+
+    Args:
+        name: a hidden check, e.g. ``"gram_matrix"``.
+        student_fn: the student's implementation.
+        among: the names a student may choose from, when ``name`` is their choice.
+
+    Raises:
+        AssertionError: the first case that is off, or the error the function raised.
+    """
+    if among is not None and name not in among:
+        raise AssertionError(f"✘ {name!r} is not one of {', '.join(map(repr, among))}.")
+    case = _hidden(name)
+    seed = int(os.environ.get(SEED_ENV) or secrets.randbits(31))
+    outcomes = []
+    for index in range(case.cases):
+        try:
+            got, error = student_fn(*hidden_inputs(name, seed, index)), None
+            value = plain(got)
+        except Exception as err:  # the student's code: any error is a failed case, reported
+            value, error = None, f"{type(err).__name__}: {err}"
+        _record({"check": name, "case": index, "value": value, "error": error})
+        outcomes.append((value, error))
+    failure = judge_hidden(name, seed, outcomes)
+    if failure:
+        raise AssertionError(failure)
+    print(f"✔ {name}: all {case.cases} hidden cases match the reference.")
+
+
+def hidden_inputs(name: str, seed: int, index: int) -> tuple:
+    """The inputs of hidden case ``index`` of a check for a grading seed (fresh objects each call)."""
+    key = (seed * 1_000_003 + zlib.crc32(name.encode()) + index) % 2 ** 62
+    return _hidden(name).draw(torch.Generator().manual_seed(key), index)
+
+
+def hidden_answers(name: str, seed: int) -> list[torch.Tensor]:
+    """The package's answers to every hidden case of a check, as float64 tensors."""
+    case = _hidden(name)
+    return [torch.as_tensor(_detached(case.reference(*hidden_inputs(name, seed, i))),
+                            dtype=torch.float64) for i in range(case.cases)]
+
+
+def judge_hidden(name: str, seed: int, outcomes: list[tuple[object, str | None]],
+                 answers: list[torch.Tensor] | None = None) -> str | None:
+    """Judge a student's results on the hidden cases of a check.
+
+    Args:
+        name: the check.
+        seed: the grading seed the inputs were drawn with.
+        outcomes: (value as nested lists of numbers, or None; error message or None) per case.
+        answers: the package's answers, when already computed (`hidden_answers`).
+
+    Returns:
+        str | None: None when every case matches; else what is wrong with the first bad case.
+    """
+    answers = answers if answers is not None else hidden_answers(name, seed)
+    if len(outcomes) != len(answers):
+        return f"✘ {name}: {len(outcomes)} of its {len(answers)} hidden cases ran."
+    for index, (outcome, expected) in enumerate(zip(outcomes, answers)):
+        failure = judge_case(name, index, *outcome, expected)
+        if failure:
+            return failure
+    return None
+
+
+def judge_case(name: str, index: int, value: object, error: str | None,
+               expected: torch.Tensor) -> str | None:
+    """Judge one hidden case: None when ``value`` matches ``expected``, else what is wrong."""
+    case = _hidden(name)
+    label = f"{name} (hidden case {index + 1} of {case.cases})"
+    if error is not None or value is None:
+        return f"✘ {label}: your function raised {error or 'nothing usable'}"
+    try:
+        compare(label, value, expected, case.rtol)
+    except AssertionError as err:
+        return str(err)
+    except (TypeError, ValueError, RuntimeError) as err:  # not numbers: say so
+        return f"✘ {label}: the result is not numbers of the right shape ({err})"
+    return None
+
+
+def plain(result: object) -> object:
+    """A function's result as nested lists of float64 numbers (what the records hold).
+
+    Raises:
+        ValueError: the result is not numbers of a regular shape.
+    """
+    try:
+        return torch.as_tensor(_detached(result), dtype=torch.float64).tolist()
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"the result is not a tensor or a regular list of numbers ({err})") from None
+
+
+def _detached(result: object) -> object:
+    return result.detach().cpu() if isinstance(result, torch.Tensor) else result
+
+
+def _record(entry: dict) -> None:
+    """Append one result to the grader's records file, when grading."""
+    path = os.environ.get(RECORDS_ENV)
+    if path:
+        with open(path, "a", encoding="utf-8") as records:
+            records.write(json.dumps(entry, allow_nan=True) + "\n")
+
+
+def _hidden(name: str) -> HiddenCase:
+    if name not in HIDDEN:
+        raise ValueError(f"No hidden check named {name!r}. Hidden checks: {', '.join(sorted(HIDDEN))}.")
+    return HIDDEN[name]
 
 
 def check_inputs(name: str) -> tuple:

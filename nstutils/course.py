@@ -4,6 +4,7 @@ import os
 from pathlib import Path
 
 import nbformat
+from jupyter_client import AsyncKernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 from nbclient.output_widget import OutputWidget
@@ -31,7 +32,8 @@ class _OutputWidgetKeptHere(OutputWidget):
 
 
 def notebook_client(nb: nbformat.NotebookNode, folder: str | Path, timeout: int,
-                    kernel_name: str = "python3", allow_errors: bool = False) -> NotebookClient:
+                    kernel_name: str = "python3", allow_errors: bool = False,
+                    km: AsyncKernelManager | None = None) -> NotebookClient:
     """An nbclient client for one headless run, safe with widgets on a busy machine.
 
     Args:
@@ -40,12 +42,13 @@ def notebook_client(nb: nbformat.NotebookNode, folder: str | Path, timeout: int,
         timeout: seconds a cell may take.
         kernel_name: the Jupyter kernel to start.
         allow_errors: run every cell even after one fails.
+        km: a kernel manager set up by the caller (the grader's sandbox: IPC, not TCP).
 
     Returns:
         NotebookClient: call ``.execute()`` on it.
     """
-    client = NotebookClient(nb, timeout=timeout, kernel_name=kernel_name, allow_errors=allow_errors,
-                            resources={"metadata": {"path": str(folder)}})
+    client = NotebookClient(nb, km=km, timeout=timeout, kernel_name=kernel_name,
+                            allow_errors=allow_errors, resources={"metadata": {"path": str(folder)}})
     client.widget_registry["@jupyter-widgets/output"]["OutputModel"] = _OutputWidgetKeptHere
     return client
 

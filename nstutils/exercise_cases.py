@@ -1,8 +1,10 @@
-"""The seeded inputs and reference answers behind the exercises' visible checks.
+"""The inputs and reference answers behind the exercises' visible and hidden checks.
 
-``python -m nstutils.checks`` evaluates every case here with the package's own functions and
-stores the results in ``references.json``; `nstutils.checks.check` compares a student's function
-with them.
+Visible checks (`CASES`) use fixed seeded inputs: ``python -m nstutils.checks`` evaluates each
+with the package's own function and stores the results in ``references.json``, and
+`nstutils.checks.check` compares a student's function with them. Hidden checks (`HIDDEN`) draw
+their inputs at grading time from a seed the grader chooses, so their values cannot be known in
+advance; the package's function answers them then.
 """
 
 from collections.abc import Callable
@@ -11,9 +13,9 @@ from dataclasses import dataclass
 import torch
 
 from .attribution import integrated_gradients
-from .axioms import relu_network
+from .axioms import relu_network, saturating_network, sigmoid_network
 from .color import with_chroma_of
-from .dream import carry_detail
+from .dream import carry_detail, octave_sizes
 from .losses import content_loss, gram_matrix, style_loss
 from .transforms import Jitter, L2Decay, gaussian_blur
 
@@ -98,4 +100,119 @@ CASES: dict[str, Case] = {
                          hint="Upsample dreamed - base (it can be negative) to next_base's size."),
     "keep_colors": Case(_color_inputs, with_chroma_of, rtol=1e-3,
                         hint="Y from the stylized image, Cb and Cr from the photo."),
+}
+
+
+@dataclass(frozen=True)
+class HiddenCase:
+    """One hidden check: how to draw its inputs, the package function that answers, a tolerance.
+
+    ``draw(generator, index)`` returns the inputs of case ``index`` (0 ... ``cases`` - 1); the same
+    generator state always gives the same inputs, in the kernel and in the grader. ``solved_by``
+    names the package functions that solve the exercise outright: the grader points out a
+    solution that calls one.
+    """
+
+    draw: Callable[[torch.Generator, int], tuple]
+    reference: Callable[..., object]
+    solved_by: tuple[str, ...]
+    cases: int = 4
+    rtol: float = 1e-4
+
+
+def _int(g: torch.Generator, low: int, high: int) -> int:
+    """A random integer in [low, high]."""
+    return int(torch.randint(low, high + 1, (), generator=g))
+
+
+def _shape(g: torch.Generator, channels: int | None = None, side: tuple[int, int] = (2, 7),
+           batch: tuple[int, int] = (1, 3)) -> tuple[int, int, int, int]:
+    """A random (N, C, H, W); C fixed when given."""
+    c = channels if channels is not None else _int(g, 2, 6)
+    return _int(g, *batch), c, _int(g, *side), _int(g, *side)
+
+
+def _draw_style(g: torch.Generator, i: int) -> tuple:
+    n, layers = _int(g, 1, 3), ("a", "b", "c")[: 2 + i % 2]
+    channels = {name: _int(g, 2, 5) for name in layers}
+    features = {name: torch.rand(n, c, _int(g, 2, 5), _int(g, 2, 5), generator=g)
+                for name, c in channels.items()}
+    targets = {name: gram_matrix(torch.rand(1, c, _int(g, 2, 5), _int(g, 2, 5), generator=g))
+               for name, c in channels.items()}
+    return features, targets, {name: float(torch.rand((), generator=g)) + 0.1 for name in layers}
+
+
+def _draw_pair(g: torch.Generator, i: int) -> tuple:
+    n, c, h, w = _shape(g)
+    return torch.rand(n, c, h, w, generator=g), torch.rand(1, c, h, w, generator=g)
+
+
+def _draw_jitter(g: torch.Generator, i: int) -> tuple:
+    image = torch.rand(*_shape(g, side=(4, 9)), generator=g)
+    return image, i % 4, torch.Generator().manual_seed(_int(g, 0, 2 ** 30))
+
+
+def _draw_image(low: float, high: float):
+    def draw(g: torch.Generator, i: int) -> tuple:
+        image = torch.rand(*_shape(g, side=(9, 16)), generator=g)
+        return image, round(low + (high - low) * float(torch.rand((), generator=g)), 3)
+    return draw
+
+
+def _draw_ig(g: torch.Generator, i: int) -> tuple:
+    n = _int(g, 1, 4)
+    x = 4 * torch.rand(n, 2, generator=g) - 2
+    baseline = torch.zeros(n, 2) if i % 2 else torch.rand(n, 2, generator=g) - 0.5
+    return (sigmoid_network() if i % 2 else relu_network()), x, baseline, _int(g, 3, 12)
+
+
+def _draw_gap(g: torch.Generator, i: int) -> tuple:
+    n = _int(g, 1, 4)
+    x, baseline = 3 * torch.rand(n, 1, generator=g), torch.rand(n, 1, generator=g) - 0.5
+    return saturating_network(), x, baseline, 2 * torch.rand(n, 1, generator=g) - 1
+
+
+def _gap(model, x: torch.Tensor, baseline: torch.Tensor, attributions: torch.Tensor) -> torch.Tensor:
+    return attributions.flatten(1).sum(1) - (model(x) - model(baseline)).reshape(-1)
+
+
+def _draw_octaves(g: torch.Generator, i: int) -> tuple:
+    scale = round(1.2 + 0.8 * float(torch.rand((), generator=g)), 2)
+    return _int(g, 40, 500), _int(g, 40, 500), 1 + i % 5, scale
+
+
+def _draw_detail(g: torch.Generator, i: int) -> tuple:
+    h, w = _int(g, 3, 8), _int(g, 3, 8)
+    base = torch.rand(1, 3, h, w, generator=g)
+    dreamed = (base + 0.3 * torch.randn(1, 3, h, w, generator=g)).clamp(0, 1)
+    return dreamed, base, torch.rand(1, 3, h + _int(g, 1, 6), w + _int(g, 1, 6), generator=g)
+
+
+def _draw_colors(g: torch.Generator, i: int) -> tuple:
+    n, _, h, w = _shape(g, 3)
+    return (0.25 + 0.5 * torch.rand(n, 3, h, w, generator=g),
+            0.25 + 0.5 * torch.rand(n, 3, h, w, generator=g))
+
+
+HIDDEN: dict[str, HiddenCase] = {
+    "gram_matrix": HiddenCase(lambda g, i: (torch.rand(*_shape(g), generator=g),),
+                              lambda f: gram_matrix(f, "hw"), ("gram_matrix",)),
+    "style_loss": HiddenCase(_draw_style, style_loss, ("style_loss", "layer_style_loss")),
+    "content_loss": HiddenCase(_draw_pair, lambda f, p: 0.5 * content_loss(f, p, "sum"),
+                               ("content_loss",)),
+    "content_gradient": HiddenCase(_draw_pair, lambda f, p: f - p, ("content_loss", "backward")),
+    "jitter": HiddenCase(_draw_jitter, lambda image, pixels, gen: Jitter(pixels)(image, gen),
+                         ("Jitter",), cases=8),
+    "blur": HiddenCase(_draw_image(0.5, 2.0), gaussian_blur, ("gaussian_blur", "Blur"), rtol=1e-3),
+    "l2_decay": HiddenCase(_draw_image(0.1, 3.0), lambda image, weight: L2Decay(weight)(image),
+                           ("L2Decay",)),
+    "integrated_gradients": HiddenCase(
+        _draw_ig, lambda model, x, base, steps: integrated_gradients(
+            model, x, baseline=base, steps=steps, method="riemann"), ("integrated_gradients",)),
+    "completeness_gap": HiddenCase(_draw_gap, _gap, ("completeness_gaps",)),
+    "octave_sizes": HiddenCase(_draw_octaves, lambda h, w, n, s: octave_sizes(h, w, n, s, 1),
+                               ("octave_sizes",), cases=6, rtol=0.0),
+    "carry_detail": HiddenCase(_draw_detail, carry_detail, ("carry_detail",), rtol=1e-3),
+    "keep_colors": HiddenCase(_draw_colors, with_chroma_of, ("with_chroma_of", "preserve_color"),
+                              rtol=1e-3),
 }

@@ -54,19 +54,3 @@ def test_student_notebook_keeps_grading_metadata_and_leaves_the_instructor_copy_
     assert student.cells[0].outputs == [] and student.cells[0].execution_count is None
     assert student.cells[0].metadata["nbgrader"]["grade_id"] == "gram"
     assert instructor.cells[0].source == INSTRUCTOR and instructor.cells[0].execution_count == 3
-
-
-@pytest.mark.notebook
-def test_grading_without_nbgrader_gives_full_points_to_solutions_and_none_to_blanks(tmp_path):
-    from nstutils.assignments import EXERCISES, grade
-
-    name = "ex2_content_loss.ipynb"
-    solved = grade(EXERCISES / "instructor" / name)
-    blank = grade(EXERCISES / "student" / name)
-    assert solved == {"content_loss_tests": (2, 2), "content_gradient_tests": (2, 2)}
-    assert blank == {"content_loss_tests": (0, 2), "content_gradient_tests": (0, 2)}
-    # Deleting the solution cells must not let the instructor's solutions through.
-    gutted = nbformat.read(EXERCISES / "instructor" / name, as_version=4)
-    gutted.cells = [c for c in gutted.cells if not c.metadata.get("nbgrader", {}).get("solution")]
-    nbformat.write(gutted, tmp_path / name)
-    assert grade(tmp_path / name) == blank

@@ -1,5 +1,7 @@
 """Exercises: references stay current, student versions stop with a hint, hidden tests bite."""
 
+import json
+import math
 import re
 from pathlib import Path
 
@@ -10,7 +12,7 @@ from nbclient.exceptions import CellExecutionError
 
 import nstutils as nst
 from nstutils.assignments import BEGIN_HIDDEN, END_HIDDEN, student_notebook
-from nstutils.checks import generate_references, load_references
+from nstutils.checks import RECORDS_ENV, SEED_ENV, generate_references, load_references
 from nstutils.course import execute_notebook
 
 EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
@@ -207,8 +209,35 @@ WRONG_ANSWERS = [
 @pytest.mark.parametrize("notebook, grade_id, answers", WRONG_ANSWERS,
                          ids=[f"{n}-{g}-{[v for v in a.values() if callable(v)][-1].__name__}"
                               for n, g, a in WRONG_ANSWERS])
-def test_hidden_tests_fail_on_a_plausible_wrong_answer(notebook, grade_id, answers):
+def test_hidden_tests_fail_on_a_plausible_wrong_answer(notebook, grade_id, answers, monkeypatch):
     hidden = _hidden_tests(_grade_cell(EXERCISES / "instructor" / f"{notebook}.ipynb", grade_id))
-    namespace = {"torch": torch, "nst": nst, **answers}
-    with pytest.raises(AssertionError):
-        exec(hidden, namespace)
+    monkeypatch.delenv(RECORDS_ENV, raising=False)
+    for seed in range(3):
+        monkeypatch.setenv(SEED_ENV, str(seed))
+        with pytest.raises(AssertionError):
+            exec(hidden, {"torch": torch, "nst": nst, **answers})
+
+
+def _solutions(path: Path) -> dict:
+    """The instructor's solution functions of one assignment, defined by running their cells."""
+    namespace = {"torch": torch, "F": torch.nn.functional, "math": math, "nst": nst}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("solution"):
+            exec(cell.source, namespace)
+    return namespace
+
+
+@pytest.mark.parametrize("path", INSTRUCTOR, ids=IDS)
+def test_the_solutions_pass_their_hidden_tests_whatever_the_seed(path, monkeypatch, tmp_path):
+    """Hidden inputs change with the seed; a right answer must pass every draw, and be recorded."""
+    namespace = _solutions(path)
+    records = tmp_path / "records.jsonl"
+    monkeypatch.setenv(RECORDS_ENV, str(records))
+    graded = [c.source for c in nbformat.read(path, as_version=4).cells
+              if c.cell_type == "code" and c.metadata.get("nbgrader", {}).get("grade")]
+    for seed in range(12):
+        monkeypatch.setenv(SEED_ENV, str(seed))
+        for source in graded:
+            exec(_hidden_tests(source), namespace)
+    lines = records.read_text().splitlines()
+    assert lines and all(json.loads(line)["error"] is None for line in lines)
