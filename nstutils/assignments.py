@@ -189,7 +189,15 @@ def main(argv: list[str]) -> int:
             print(f"grade: no instructor notebooks at {args.instructor}; pass --instructor DIR",
                   file=sys.stderr)
             return 2
-        graded, seed = grade_batch(_submissions(args.submissions), load_assignments(args.instructor),
+        if args.gradebook.is_dir() or not args.gradebook.resolve().parent.is_dir():
+            print(f"grade: cannot write the gradebook {args.gradebook}: give a .csv file in an "
+                  "existing folder", file=sys.stderr)
+            return 2
+        submissions = _submissions(args.submissions)
+        if not submissions:
+            print("grade: no notebooks (*.ipynb) in the folders given", file=sys.stderr)
+            return 2
+        graded, seed = grade_batch(submissions, load_assignments(args.instructor),
                                    Limits(args.time_limit, args.memory_limit), args.seed,
                                    quick=not args.full, instructor_dir=args.instructor,
                                    feedback=args.feedback)

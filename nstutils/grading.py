@@ -17,7 +17,6 @@ import ast
 import copy
 import csv
 import json
-import re
 import secrets
 import shutil
 import tempfile
@@ -343,7 +342,7 @@ def print_table(graded: list[Graded], seed: int) -> None:
             print(f"{'':<{width}}    note: {line}")
         if r.by_hand:
             print(f"{'':<{width}}    by hand: "
-                  + ", ".join(f"{g} ({p:g} points)" for g, p in r.by_hand.items()))
+                  + ", ".join(f"{g} ({p:g} point{'' if p == 1 else 's'})" for g, p in r.by_hand.items()))
     print(f"seed {seed} (--seed {seed} grades the same hidden cases again)")
 
 
@@ -413,10 +412,20 @@ def _suspicions(grade_id: str, source: str, assignment: Assignment) -> list[str]
              if token in source]
     solvers = {n for t in assignment.tasks for slot in t.checks for c in slot
                for n in HIDDEN[c].solved_by}
-    used = sorted(n for n in solvers if re.search(rf"(?<![\w]){re.escape(n)}\b", source))
+    used = sorted(solvers & _names_used(source))
     if used:
         notes.append(f"{grade_id} calls the package's own {', '.join(used)}: read it")
     return notes
+
+
+def _names_used(source: str) -> set[str]:
+    """The names and attributes a cell's code refers to (not its strings or comments)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    return ({n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+            | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)})
 
 
 def _hidden_checks(source: str) -> tuple[tuple[str, ...], ...]:
