@@ -52,7 +52,9 @@ def sample_image(name: str, size: int | tuple[int, int] | None = None,
     """Load a named sample: a photo, a painting (downloaded once) or a generated style.
 
     A painting that is not cached and cannot be downloaded is replaced by a generated style of
-    a similar look, with a warning that says so and where to put the file.
+    a similar look, with a warning that says so and where to put the file. The image's
+    ``title`` attribute names what it is, for figure titles: the name asked for, or for a
+    stand-in e.g. ``"swirl, offline stand-in for starry_night"``.
 
     Args:
         name: see `sample_names()`, e.g. ``"chelsea"``, ``"starry_night"``, ``"swirl"``.
@@ -62,26 +64,31 @@ def sample_image(name: str, size: int | tuple[int, int] | None = None,
         seed: the seed of a generated style.
 
     Returns:
-        (1, 3, H, W) float32 in [0, 1].
+        (1, 3, H, W) float32 in [0, 1], with a ``title`` attribute (a str).
     """
     device = check_device(device) if device is not None else default_device()
     if size is not None:
         check_memory(check_size(size, "size", MIN_SIZE), 1, device, f"size={size!r}",
                      IMAGE_BYTES_PER_PIXEL)
+    title = name
     if name in PHOTOS:
-        photo = PHOTOS[name]()
-        return load_image(np.asarray(photo), size=size, device=device)
-    if name in GENERATED_STYLES:
-        return generated_style(name, size, seed).to(device)
-    if name in PAINTINGS:
-        filename, fallback = PAINTINGS[name]
+        image = load_image(np.asarray(PHOTOS[name]()), size=size, device=device)
+    elif name in GENERATED_STYLES:
+        image = generated_style(name, size, seed).to(device)
+    elif name in PAINTINGS:
         try:
-            return load_image(painting_path(name), size=size, device=device)
+            image = load_image(painting_path(name), size=size, device=device)
         except DownloadError as err:
-            warnings.warn(f"{err} Using the generated style {fallback!r} instead.", stacklevel=2)
-            return generated_style(fallback, size, seed).to(device)
-    kinds = "; ".join(f"{k}: {', '.join(v)}" for k, v in sample_names().items())
-    raise ValueError(f"No sample image named {name!r}. Known names are {kinds}.")
+            fallback = PAINTINGS[name][1]
+            warnings.warn(f"{err} Using the generated style {fallback!r} as an offline "
+                          f"stand-in for {name!r}.", stacklevel=2)
+            image = generated_style(fallback, size, seed).to(device)
+            title = f"{fallback}, offline stand-in for {name}"
+    else:
+        kinds = "; ".join(f"{k}: {', '.join(v)}" for k, v in sample_names().items())
+        raise ValueError(f"No sample image named {name!r}. Known names are {kinds}.")
+    image.title = title
+    return image
 
 
 def generated_style(name: str, size: int | tuple[int, int] | None, seed: int) -> torch.Tensor:

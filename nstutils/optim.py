@@ -43,20 +43,26 @@ class History:
         losses: term name -> its value after each step (``"total"`` is their sum).
         steps: the number of steps taken.
         interrupted: True when the run was stopped by the user before the last step.
+        evaluations: how many times the loss had been evaluated after each step (counting
+            from the start): one per step for Adam, more for L-BFGS, whose line search
+            evaluates the loss several times in one step.
     """
 
     losses: dict[str, list[float]] = field(default_factory=dict)
     steps: int = 0
     interrupted: bool = False
+    evaluations: list[int] = field(default_factory=list)
 
     def final(self, name: str = "total") -> float:
         """Return the last recorded value of a loss term."""
         return self.losses[name][-1]
 
     def extend(self, run: "History") -> None:
-        """Append a later run (the next octave or scale): its losses, steps and interruption."""
+        """Append a later run (the next octave or scale), counting its evaluations on from ours."""
         for name, values in run.losses.items():
             self.losses.setdefault(name, []).extend(values)
+        done = self.evaluations[-1] if self.evaluations else 0
+        self.evaluations.extend(done + n for n in run.evaluations)
         self.steps += run.steps
         self.interrupted = self.interrupted or run.interrupted
 
@@ -88,7 +94,7 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
         weights: the loss weights to name when the run diverges, e.g. ``{"style_weight": 10}``.
 
     Returns:
-        History: the loss terms at every step.
+        History: the loss terms at every step, and how many loss evaluations it took.
 
     Raises:
         OptimizationError: the loss became NaN or infinite or exploded, the image saturated, the
@@ -121,7 +127,10 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
         total = torch.stack(list(terms.values())).sum()
         total.backward()
         closure.terms = terms
+        closure.calls += 1
         return total
+
+    closure.calls = 0
 
     bar = Progress(steps, desc, enabled=progress)
     try:
@@ -136,6 +145,7 @@ def optimize(variables: torch.Tensor | Sequence[torch.Tensor],
             names = names or [*terms, "total"]
             values = torch.stack([t.detach() for t in terms.values()])
             pending.append(torch.cat([values, values.sum()[None]]))
+            history.evaluations.append(closure.calls)
             if (step + 1) % log_every == 0 or step + 1 == steps:
                 _flush(pending, names, history, guard)
                 bar.update(step + 1, f"loss {history.final():.4g}")

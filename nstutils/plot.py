@@ -20,6 +20,11 @@ from .optim import History
 from .param import spectrum_power
 
 
+#: A filter whose largest weight is below this fraction of the strongest filter's is dead.
+DEAD_FILTER = 1e-3
+DEAD_RED = "#c00000"  # the colour that marks them
+
+
 # --- shared helpers ---------------------------------------------------------------------------
 
 def panel_grid(panels: int, ncols: int, panel_size: tuple[float, float],
@@ -91,6 +96,22 @@ def style_axes(ax: Axes, title: str, xlabel: str | None = None, ylabel: str | No
     ax.spines[["top", "right"]].set_visible(False)
 
 
+def colour_scale(signed: bool, peak: float = 1.0) -> dict:
+    """The colour map and limits of a heatmap: centred on zero when values can be negative.
+
+    Args:
+        signed: some values are negative: blue below zero, white at zero, red above.
+            Otherwise a one-sided map, black at zero.
+        peak: the largest absolute value to show.
+
+    Returns:
+        dict: ``cmap``, ``vmin`` and ``vmax`` for ``imshow``.
+    """
+    if signed:
+        return {"cmap": "RdBu_r", "vmin": -peak, "vmax": peak}
+    return {"cmap": "magma", "vmin": 0.0, "vmax": peak}
+
+
 # --- images and predictions -------------------------------------------------------------------
 
 def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[str] | None = None,
@@ -158,31 +179,53 @@ def plot_top_k(predictions: Sequence[Prediction], image: torch.Tensor | None = N
 
 def plot_losses(histories: History | dict[str, History], terms: Sequence[str] | None = None,
                 logy: bool = True, title: str = "Loss during optimization",
-                ax: Axes | None = None) -> Figure:
+                against: str = "step", ax: Axes | None = None) -> Figure:
     """Plot loss curves from one or several runs of `nstutils.optimize`.
 
     Args:
         histories: a History, or label -> History to compare runs (e.g. Adam against L-BFGS).
-        terms: which loss terms to draw; all of them when None.
+        terms: which loss terms to draw; when None all of them, except ``"total"`` when a run
+            has a single term (the total is then that same line).
         logy: use a logarithmic y axis (needs positive losses).
         title: the axes title.
+        against: the x axis: ``"step"``, or ``"evaluations"`` (loss evaluations so far, which
+            counts the extra ones of L-BFGS's line search: the fair axis to compare cost).
         ax: draw into these axes instead of a new figure.
 
     Returns:
         Figure.
     """
+    if against not in ("step", "evaluations"):
+        raise ValueError(f"against must be 'step' or 'evaluations', got {against!r}.")
     runs = histories if isinstance(histories, dict) else {"": histories}
     fig, ax = single_panel(ax, (6.5, 3.8))
     for label, history in runs.items():
-        for name in terms or history.losses:
+        for name in terms or _default_terms(history):
             values = history.losses[name]
-            ax.plot(range(1, len(values) + 1), values, lw=1.8,
+            ax.plot(_x_axis(history, against, len(values)), values, lw=1.8,
                     label=" · ".join(s for s in (label, name) if s))
     if logy:
         ax.set_yscale("log")
-    style_axes(ax, title, xlabel="step", ylabel="loss")
+    style_axes(ax, title, xlabel="step" if against == "step" else "loss evaluations",
+               ylabel="loss")
     ax.legend(frameon=False)
     return fig
+
+
+def _default_terms(history: History) -> list[str]:
+    """A run's loss terms to draw: all of them, but ``"total"`` not when it is one other term's."""
+    repeats = len(history.losses) == 2 and "total" in history.losses
+    return [name for name in history.losses if name != "total" or not repeats]
+
+
+def _x_axis(history: History, against: str, points: int) -> list[int]:
+    """The x values of a run's loss curve: its steps 1, 2, ..., or its evaluations so far."""
+    if against == "step":
+        return list(range(1, points + 1))
+    if len(history.evaluations) != points:
+        raise ValueError("This History has no count of loss evaluations (it was not recorded by "
+                         "nstutils.optimize): plot it against='step'.")
+    return history.evaluations
 
 
 def plot_spectra(images: dict[str, torch.Tensor], bins: int = 16,
@@ -246,7 +289,9 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, size: float = 0.9,
     """Draw first-layer convolution filters as small RGB images (gray is zero).
 
     Each filter is scaled by its own largest absolute weight, so its pattern is visible; the
-    number under it is that weight's size, so filters can still be compared.
+    number over it is that weight's size, so filters can still be compared. A dead filter
+    (weights below `DEAD_FILTER` times the strongest filter's) is drawn at the strongest
+    filter's scale, flat gray, and marked "dead" in red.
 
     Args:
         weight: (C_out, 3, k, k) convolution weights, e.g. ``model.net._conv_stem.weight``.
@@ -261,19 +306,30 @@ def plot_filters(weight: torch.Tensor, ncols: int = 8, size: float = 0.9,
         raise ValueError(f"Expected RGB filters shaped (C_out, 3, k, k), got "
                          f"{tuple(weight.shape)}.")
     weight = weight.detach().float().cpu()
-    peaks = weight.abs().flatten(1).max(dim=1).values.clamp(min=1e-12)
-    images = weight / (2 * peaks.view(-1, 1, 1, 1)) + 0.5
+    peaks = weight.abs().flatten(1).max(dim=1).values
+    dead = peaks < DEAD_FILTER * peaks.max()
+    scales = torch.where(dead, peaks.max(), peaks).clamp(min=1e-12)
+    images = weight / (2 * scales.view(-1, 1, 1, 1)) + 0.5
     fig, axes = panel_grid(len(images), ncols, (size, size + 0.2), title)
     for i, (ax, image) in enumerate(zip(axes.flat, images)):
-        ax.imshow(image.permute(1, 2, 0).numpy(), interpolation="nearest")
-        ax.set_title(f"{i}: {peaks[i]:.2g}", fontsize=7, pad=2)
+        ax.imshow(image.permute(1, 2, 0).numpy(), vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"{i}: {peaks[i]:.2g}", fontsize=7, pad=2, color=DEAD_RED if dead[i] else "black")
+        if dead[i]:
+            ax.text(0.5, 0.5, "dead", transform=ax.transAxes, ha="center", va="center",
+                    color=DEAD_RED, fontsize=9, fontweight="bold")
     return fig
 
 
 def plot_feature_maps(activation: torch.Tensor, channels: Sequence[int] | None = None,
                       image: torch.Tensor | None = None, ncols: int = 6, size: float = 1.8,
-                      title: str | None = None) -> Figure:
-    """Draw the activation maps of some channels of one image, on one shared colour scale.
+                      title: str | None = None, shared_scale: bool = False) -> Figure:
+    """Draw the activation maps of some channels of one image, each scaled to its own peak.
+
+    Signed maps (a block's output, before any ReLU) are drawn blue below zero, white at zero
+    and red above; maps that are never negative (after a ReLU) black at zero to yellow. Each
+    map is scaled to its own largest absolute value, written in its title, so that a weak
+    channel still shows where it fires; ``shared_scale=True`` puts all of them on one scale,
+    to compare how strongly they fire.
 
     Args:
         activation: (1, C, h, w) or (C, h, w), e.g. ``model.features(x, "block3")["block3"]``.
@@ -282,9 +338,10 @@ def plot_feature_maps(activation: torch.Tensor, channels: Sequence[int] | None =
         ncols: panels per row.
         size: the side of one panel in inches.
         title: over the grid.
+        shared_scale: one colour scale, in activation units, for all the maps.
 
     Returns:
-        Figure with a colorbar giving the activation values.
+        Figure with a colorbar giving the activation, or its fraction of each map's peak.
     """
     maps = activation.detach().float().cpu()
     maps = maps[0] if maps.dim() == 4 else maps
@@ -296,6 +353,13 @@ def plot_feature_maps(activation: torch.Tensor, channels: Sequence[int] | None =
     bad = [c for c in channels if not 0 <= c < maps.shape[0]]
     if bad:
         raise ValueError(f"Channels {bad} do not exist: this layer has {maps.shape[0]}.")
+    shown = maps[channels]
+    peaks = shown.abs().flatten(1).max(dim=1).values
+    if shared_scale:
+        scale = colour_scale(bool(shown.min() < 0), float(peaks.max().clamp(min=1e-12)))
+    else:
+        shown = shown / peaks.clamp(min=1e-12).view(-1, 1, 1)
+        scale = colour_scale(bool(shown.min() < 0))
     aspect = maps.shape[1] / maps.shape[2]  # panel height / width
     fig, axes = panel_grid(len(channels) + (image is not None), ncols,
                            (size, size * aspect + 0.3), title, margin=(0.8, 0.5))
@@ -304,34 +368,62 @@ def plot_feature_maps(activation: torch.Tensor, channels: Sequence[int] | None =
         first = panels.pop(0)
         first.imshow(to_numpy(image))
         first.set_title("input", fontsize=9)
-    low, high = float(maps[channels].min()), float(maps[channels].max())
-    for ax, c in zip(panels, channels):
-        shown = ax.imshow(maps[c].numpy(), cmap="magma", vmin=low, vmax=high,
-                          interpolation="nearest")
-        ax.set_title(f"channel {c}", fontsize=9)
-    fig.colorbar(shown, ax=axes, shrink=0.8, label="activation")
+    for ax, c, shown_map, peak in zip(panels, channels, shown, peaks):
+        drawn = ax.imshow(shown_map.numpy(), interpolation="nearest", **scale)
+        ax.set_title(f"channel {c}" if shared_scale else f"channel {c} · peak {peak:.2g}",
+                     fontsize=9)
+    fig.colorbar(drawn, ax=axes, shrink=0.8,
+                 label="activation" if shared_scale else "activation ÷ the map's peak")
     return fig
 
 
 def plot_gram_matrices(grams: dict[str, torch.Tensor], channels: int = 32, size: float = 3.3,
-                       suptitle: str | None = None) -> Figure:
+                       suptitle: str | None = None, cosine: bool = False) -> Figure:
     """Draw Gram matrices as heatmaps side by side, each with its colour bar.
+
+    A Gram matrix is an uncentered covariance of the channels: a large ``G_ij`` may only say
+    that channels i and j are both strong. ``cosine=True`` adds, under each, the matrix
+    normalized to ``G_ij / sqrt(G_ii G_jj)``: the cosine similarity of the two channels' maps,
+    1 when they fire at the same places in the same proportions, 0 when never together.
 
     Args:
         grams: panel title -> (C, C) or (1, C, C) Gram matrix (e.g. from `nstutils.gram_matrix`).
         channels: show the first this many channels (a (channels, channels) corner).
         size: the height of one panel in inches.
         suptitle: a title over the whole figure.
+        cosine: add a second row with the normalized matrices.
 
     Returns:
         Figure.
     """
-    fig, axes = panel_grid(len(grams), len(grams), (size * 1.25, size), suptitle, frames=True)
-    for ax, (title, gram) in zip(axes[0], grams.items()):
-        matrix = gram.detach().float().cpu().reshape(gram.shape[-2:])[:channels, :channels]
-        image = ax.imshow(matrix.numpy(), cmap="magma", interpolation="nearest")
-        ax.set_title(title, fontsize=11)
-        ax.set_xlabel("channel j")
-        ax.set_ylabel("channel i")
-        fig.colorbar(image, ax=ax, shrink=0.85, label="$G_{ij}$")
+    matrices = {title: gram.detach().float().cpu().reshape(gram.shape[-2:])
+                for title, gram in grams.items()}
+    rows = [(matrices, "", "$G_{ij}$")]
+    if cosine:
+        rows.append(({title: channel_cosines(m) for title, m in matrices.items()}, ": normalized",
+                     r"$G_{ij} / \sqrt{G_{ii} G_{jj}}$"))
+    fig, axes = panel_grid(len(grams) * len(rows), len(grams), (size * 1.25, size), suptitle,
+                           frames=True)
+    for row, (row_matrices, suffix, label) in zip(axes, rows):
+        for ax, (title, matrix) in zip(row, row_matrices.items()):
+            corner = matrix[:channels, :channels]
+            image = ax.imshow(corner.numpy(), interpolation="nearest",
+                              **colour_scale(bool(corner.min() < 0), float(corner.abs().max())))
+            ax.set_title(title + suffix, fontsize=11)
+            ax.set_xlabel("channel j")
+            ax.set_ylabel("channel i")
+            fig.colorbar(image, ax=ax, shrink=0.85, label=label)
     return fig
+
+
+def channel_cosines(gram: torch.Tensor) -> torch.Tensor:
+    """Normalize a Gram matrix to the cosine similarities of its channels.
+
+    Args:
+        gram: (C, C) Gram matrix.
+
+    Returns:
+        (C, C) ``G_ij / sqrt(G_ii G_jj)``, in [-1, 1]; 0 for a channel that is always 0.
+    """
+    norms = gram.diagonal().clamp(min=0).sqrt()
+    return gram / (norms[:, None] * norms[None, :]).clamp(min=1e-12)

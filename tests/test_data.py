@@ -31,6 +31,7 @@ def test_painting_downloads_once_then_comes_from_the_cache(http_server, monkeypa
 
     image = nst.sample_image("starry_night", device="cpu")
     assert torch.equal(image, torch.from_numpy(array).permute(2, 0, 1)[None] / 255.0)
+    assert image.title == "starry_night"
     assert painting_path("starry_night").is_file()
 
     (folder / filename).unlink()
@@ -39,9 +40,16 @@ def test_painting_downloads_once_then_comes_from_the_cache(http_server, monkeypa
 
 def test_painting_offline_falls_back_to_a_generated_style_and_says_so():
     with pytest.warns(UserWarning, match="Could not download the painting 'great_wave'.*"
-                                         "Using the generated style 'waves'"):
+                                         "Using the generated style 'waves' as an offline "
+                                         "stand-in for 'great_wave'"):
         image = nst.sample_image("great_wave", size=64, device="cpu")
     assert torch.equal(image, nst.sample_image("waves", size=64, device="cpu"))
+    assert image.title == "waves, offline stand-in for great_wave"  # for figure titles
+
+
+def test_every_sample_carries_its_name_as_its_title():
+    assert nst.sample_image("chelsea", size=64, device="cpu").title == "chelsea"
+    assert nst.sample_image("swirl", size=64, device="cpu").title == "swirl"
 
 
 @pytest.mark.parametrize("name", list(nst.GENERATED_STYLES))

@@ -28,6 +28,24 @@ def test_every_step_is_recorded_and_the_terms_add_up():
     assert history.final() < history.losses["total"][0]
 
 
+def test_the_loss_evaluations_are_counted_step_by_step_and_across_runs():
+    calls = []
+
+    def loss():
+        calls.append(1)
+        return (x - 2).pow(2).sum() + x.pow(4).sum()
+
+    x = torch.tensor([3.0])
+    adam = optimize(x, loss, 5, progress=False)
+    assert adam.evaluations == [1, 2, 3, 4, 5]
+    calls.clear()
+    lbfgs = optimize(x, loss, 5, optimizer="lbfgs", lr=1.0, progress=False)
+    assert len(lbfgs.evaluations) == 5 and lbfgs.evaluations[-1] == len(calls)
+    assert lbfgs.evaluations[-1] > 5  # the line search evaluates the loss more than once a step
+    adam.extend(lbfgs)
+    assert adam.evaluations == [1, 2, 3, 4, 5] + [5 + n for n in lbfgs.evaluations]
+
+
 def test_a_nan_loss_stops_the_run_and_names_the_learning_rate():
     x = torch.ones(1)
     with pytest.raises(OptimizationError, match=r"became nan after 10 steps.*lr=0\.5"):

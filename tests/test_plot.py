@@ -90,6 +90,25 @@ def test_losses_draw_one_line_per_run_and_term():
     assert ax.get_title() == "runs" and ax.get_yscale() == "log"
 
 
+def test_losses_leave_out_a_total_that_repeats_the_only_term():
+    single = History(losses={"objective": [3.0, 1.0], "total": [3.0, 1.0]}, steps=2)
+    two = History(losses={"a": [1.0, 0.5], "b": [2.0, 1.0], "total": [3.0, 1.5]}, steps=2)
+    ax = nst.plot_losses({"one": single, "two": two}, logy=False).axes[0]
+    assert [line.get_label() for line in ax.lines] == ["one · objective", "two · a", "two · b",
+                                                       "two · total"]
+
+
+def test_losses_can_be_drawn_against_the_loss_evaluations():
+    lbfgs = History(losses={"total": [4.0, 1.0, 0.5]}, steps=3, evaluations=[1, 5, 8])
+    ax = nst.plot_losses({"lbfgs": lbfgs}, against="evaluations").axes[0]
+    assert list(ax.lines[0].get_xdata()) == [1, 5, 8]
+    assert ax.get_xlabel() == "loss evaluations"
+    with pytest.raises(ValueError, match="no count of loss evaluations"):
+        nst.plot_losses(HISTORY, against="evaluations")
+    with pytest.raises(ValueError, match="against must be"):
+        nst.plot_losses(HISTORY, against="time")
+
+
 def test_top_k_puts_the_image_beside_the_bars_and_refuses_it_with_ax():
     predictions = [nst.Prediction(1, "goldfish", 0.75), nst.Prediction(2, "shark", 0.25)]
     fig = nst.plot_top_k(predictions, torch.rand(1, 3, 8, 8))
@@ -125,16 +144,37 @@ def test_show_images_titles_each_panel_and_wraps_rows():
         nst.show_images(torch.rand(3, 3, 8, 8), titles=["a", "b"])
 
 
-def test_filter_and_feature_map_figures(model):
+def test_filter_figure_flags_dead_filters_instead_of_drawing_them_at_full_contrast(model):
     fig = nst.plot_filters(model.net._conv_stem.weight, ncols=8)
     assert len(image_axes(fig)) == 32
     with pytest.raises(ValueError, match="RGB filters"):
         nst.plot_filters(torch.zeros(4, 1, 3, 3))
+    weight = torch.randn(3, 3, 3, 3)
+    weight[1] *= 1e-8
+    panels = image_axes(nst.plot_filters(weight))
+    assert [[t.get_text() for t in ax.texts] for ax in panels] == [[], ["dead"], []]
+    dead = panels[1].images[0].get_array()
+    assert abs(dead - 0.5).max() < 1e-6  # at the strongest filter's scale: flat gray
+    assert abs(panels[0].images[0].get_array() - 0.5).max() == pytest.approx(0.5)
+
+
+def test_feature_maps_are_scaled_each_to_its_peak_and_centred_on_zero_when_signed():
     act = torch.rand(1, 16, 5, 5)
+    act[0, 3] *= 10
     fig = nst.plot_feature_maps(act, [0, 3, 15], image=torch.rand(1, 3, 20, 20), ncols=4)
-    assert [ax.get_title() for ax in image_axes(fig)] == ["input", "channel 0", "channel 3",
-                                                          "channel 15"]
-    assert [ax.get_ylabel() for ax in colorbars(fig)] == ["activation"]
+    shown = image_axes(fig)
+    assert [ax.get_title().split(" · ")[0] for ax in shown] == ["input", "channel 0", "channel 3",
+                                                                "channel 15"]
+    assert all(ax.images[0].get_array().max() == pytest.approx(1) for ax in shown[1:])
+    assert shown[1].images[0].get_cmap().name == "magma" and shown[1].images[0].get_clim() == (0, 1)
+    assert [ax.get_ylabel() for ax in colorbars(fig)] == ["activation ÷ the map's peak"]
+
+    signed = nst.plot_feature_maps(act - 0.5, [0, 3], shared_scale=True)
+    drawn = image_axes(signed)[0].images[0]
+    peak = float((act[0, [0, 3]] - 0.5).abs().max())
+    assert drawn.get_cmap().name == "RdBu_r" and drawn.get_clim() == pytest.approx((-peak, peak))
+    assert [ax.get_title() for ax in image_axes(signed)] == ["channel 0", "channel 3"]
+    assert [ax.get_ylabel() for ax in colorbars(signed)] == ["activation"]
     with pytest.raises(ValueError, match="do not exist"):
         nst.plot_feature_maps(act, [16])
 
@@ -144,6 +184,18 @@ def test_gram_matrices_get_one_heatmap_and_colorbar_each():
     fig = nst.plot.plot_gram_matrices(grams, channels=4)
     assert [ax.get_title() for ax in image_axes(fig)] == ["photo", "painting"]
     assert image_axes(fig)[0].images[0].get_array().shape == (4, 4)
+    assert len(colorbars(fig)) == 2
+
+
+def test_gram_matrices_can_be_shown_beside_their_cosine_normalization():
+    features = torch.rand(3, 50)
+    features[2] = 5 * features[0]  # channel 2: channel 0, five times as strong
+    gram = features @ features.T / 50
+    fig = nst.plot.plot_gram_matrices({"image": gram}, cosine=True)
+    assert [ax.get_title() for ax in image_axes(fig)] == ["image", "image: normalized"]
+    cosines = image_axes(fig)[1].images[0].get_array()
+    assert cosines.diagonal().tolist() == pytest.approx([1, 1, 1])
+    assert cosines[0, 2] == pytest.approx(1) and 0 < cosines[0, 1] < 1
     assert len(colorbars(fig)) == 2
 
 
