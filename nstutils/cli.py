@@ -2,6 +2,8 @@
 
 - ``nst course`` opens the course in JupyterLab, or renders it to HTML;
 - ``nst stylize CONTENT STYLE -o OUT`` paints a photo in the style of a painting;
+- ``nst train-style STYLE -o FILE`` trains a stylizer, a network that paints in one pass;
+- ``nst stylize CONTENT --stylizer FILE -o OUT`` paints a photo with a trained stylizer;
 - ``nst dream IMAGE -o OUT`` dreams on a photo.
 
 Images are file paths, http(s) or file:// URLs, or sample names (``chelsea``, ``starry_night``,
@@ -70,11 +72,17 @@ def course(args: argparse.Namespace) -> int:
 # --- nst stylize ------------------------------------------------------------------------------
 
 def stylize(args: argparse.Namespace) -> int:
-    """Run style transfer from the command line and save the result."""
+    """Run style transfer (or a trained stylizer) from the command line and save the result."""
     from .images import MIN_SIZE, check_output
     from .models import load_model
     from .style import style_transfer
 
+    if args.style and args.stylizer:
+        raise UsageError("give STYLE image(s) or --stylizer FILE, not both.")
+    if not args.style and not args.stylizer:
+        raise UsageError("give a STYLE image, or --stylizer FILE (trained with nst train-style).")
+    if args.stylizer:
+        return _paint_with_stylizer(args)
     out = check_output(args.output, inputs=[args.content, *args.style], overwrite=args.force)
     if args.blend is not None and len(args.blend) != len(args.style):
         raise UsageError(f"--blend has {len(args.blend)} weights for {len(args.style)} STYLE "
@@ -96,6 +104,51 @@ def stylize(args: argparse.Namespace) -> int:
         sizes=sizes if args.scales > 1 else None, seed=args.seed, progress=not args.quiet,
         autocast=args.autocast)
     return _save(image, out, args, stopped)
+
+
+def _paint_with_stylizer(args: argparse.Namespace) -> int:
+    """Paint CONTENT with the stylizer in --stylizer, in one pass, and save it."""
+    import torch
+
+    from .images import check_output
+    from .stylizer import load_stylizer
+
+    out = check_output(args.output, inputs=[args.content, args.stylizer], overwrite=args.force)
+    device = _device(args.device)
+    stylizer = load_stylizer(args.stylizer, device)
+    content = _load(args.content, args.size, device, "CONTENT")
+    with torch.inference_mode():
+        image = stylizer(content)
+    return _save(image, out, args, stopped=False)
+
+
+# --- nst train-style --------------------------------------------------------------------------
+
+def train_style(args: argparse.Namespace) -> int:
+    """Train a stylizer on the course's photos (or --photos) and save it."""
+    from .models import load_model
+    from .stylizer import check_stylizer_output, train_stylizer
+
+    out = check_stylizer_output(args.output, inputs=[args.style], overwrite=args.force)
+    if args.photos is not None and not Path(args.photos).expanduser().is_dir():
+        raise UsageError(f"--photos {args.photos} is not a folder: give a folder of pictures.")
+    device = _device(args.device)
+    style = _load(args.style, 2 * args.size, device, "STYLE")
+    model = load_model(args.model, device=device)
+    stylizer = train_stylizer(style, model, photos=args.photos, size=args.size, steps=args.steps,
+                              batch=args.batch, style_stat=args.style_stat, seed=args.seed,
+                              device=device, progress=not args.quiet)
+    stylizer.settings["style"] = args.style  # named as typed, not "image"
+    stylizer.save(out, overwrite=True)  # checked above; an interrupted run saves over its own
+    done = stylizer.history.steps
+    if stylizer.history.interrupted:
+        print(f"nst: interrupted; saved the stylizer trained so far ({done} of {args.steps} "
+              f"steps) to {out}.", file=sys.stderr)
+        return 130
+    if not args.quiet:
+        print(f"nst: wrote {out} ({done} steps; paint with: nst stylize PHOTO --stylizer {out} "
+              "-o OUT)")
+    return 0
 
 
 # --- nst dream --------------------------------------------------------------------------------
@@ -203,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_course(sub)
     _add_stylize(sub)
+    _add_train_style(sub)
     _add_dream(sub)
     return parser
 
@@ -223,9 +277,13 @@ def _add_stylize(sub) -> None:
     p = sub.add_parser("stylize", help="paint a photo in the style of a painting",
                        description="Neural style transfer (Gatys et al., 2015). CONTENT and STYLE "
                        "are paths, URLs or sample names (chelsea, astronaut, starry_night, swirl "
-                       "...). Several STYLE images are blended (see --blend).")
+                       "...). Several STYLE images are blended (see --blend). With --stylizer "
+                       "FILE instead of STYLE, a stylizer trained by nst train-style paints "
+                       "CONTENT in one pass (only --size, --device, --force and --quiet apply).")
     p.add_argument("content", metavar="CONTENT", help="the photo")
-    p.add_argument("style", metavar="STYLE", nargs="+", help="the style image(s)")
+    p.add_argument("style", metavar="STYLE", nargs="*", help="the style image(s)")
+    p.add_argument("--stylizer", metavar="FILE", help="paint with this trained stylizer "
+                   "(from nst train-style) instead of STYLE")
     p.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="where to save (.png, .jpg)")
     p.add_argument("--size", type=_side(), default=384,
@@ -259,6 +317,32 @@ def _add_stylize(sub) -> None:
     p.add_argument("--autocast", action="store_true", help="bfloat16 on CUDA (faster)")
     _common(p)
     p.set_defaults(func=stylize)
+
+
+def _add_train_style(sub) -> None:
+    from .losses import STYLE_STATS
+    from .stylizer import BATCH, SIZE, STEPS
+
+    p = sub.add_parser("train-style", help="train a stylizer: a network that paints in one pass",
+                       description="Real-time style transfer (Johnson et al., 2016): train a "
+                       "small network on photos to paint them in the style of STYLE (a path, a "
+                       "URL or a sample name), and save it to FILE. Paint with it: nst stylize "
+                       "PHOTO --stylizer FILE -o OUT.")
+    p.add_argument("style", metavar="STYLE", help="the style image")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="where to save the stylizer (e.g. starry.pt)")
+    p.add_argument("--size", type=_side(), default=SIZE,
+                   help="side of the square training crops (default %(default)s)")
+    p.add_argument("--steps", type=_number(int, 1), default=STEPS,
+                   help="training steps (default %(default)s)")
+    p.add_argument("--batch", type=_number(int, 1), default=BATCH,
+                   help="photos per step (default %(default)s)")
+    p.add_argument("--photos", metavar="FOLDER", help="train on the pictures in FOLDER "
+                   "(default: the course's own photos, no download)")
+    p.add_argument("--style-stat", choices=list(STYLE_STATS), default="gram",
+                   help="Gram matrices or AdaIN's per-channel mean and std (default gram)")
+    _common(p)
+    p.set_defaults(func=train_style)
 
 
 def _add_dream(sub) -> None:

@@ -496,13 +496,13 @@ def check_output(path: str | Path, inputs: Sequence[Any] = (), overwrite: bool =
     if path.is_dir():
         raise OutputError(f"{path} is a folder: give a file name such as {path / 'out.png'}.")
     _output_format(path)
-    if any(_same_file(path, src) for src in inputs):
+    if any(same_file(path, src) for src in inputs):
         raise OutputError(f"{path} is one of the inputs; inputs are never overwritten: choose "
                           "another output name.")
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists: choose another name, or allow replacing it "
                           "(overwrite=True in Python, --force for nst).")
-    _check_folder(path.parent)
+    check_folder(path.parent)
     return path
 
 
@@ -527,7 +527,7 @@ def _can_write(name: str) -> bool:
     return True
 
 
-def _same_file(path: Path, src: Any) -> bool:
+def same_file(path: Path, src: Any) -> bool:
     """Whether ``src`` (a path or a file:// URL; other URLs and names are none) is ``path``."""
     text = str(src)
     parts = urllib.parse.urlsplit(text)
@@ -537,7 +537,7 @@ def _same_file(path: Path, src: Any) -> bool:
     return path.exists() and other.is_file() and os.path.samefile(path, other)
 
 
-def _check_folder(folder: Path) -> None:
+def check_folder(folder: Path) -> None:
     """Refuse a folder that is under a regular file or cannot be written (a file is tried)."""
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():

@@ -1,4 +1,4 @@
-"""The losses of the course's image-optimization lessons: content, Gram style, total variation.
+"""The losses of the course's image-optimization lessons: content, style, total variation.
 
 For activations F (generated image) and P (content image) of shape (C, H, W), and V the
 activations of a layer flattened to (C, H*W), as in the lecture notes:
@@ -8,21 +8,27 @@ activations of a layer flattened to (C, H*W), as in the lecture notes:
   the lecture writes it ``V^T V`` with V stored as (H*W, C), the same matrix;
 - the style loss of layer l: ``E_l = sum_ij (G_ij - A_ij)^2`` with A the style image's Gram
   matrix, and ``L_style = sum_l w_l E_l``;
+- the other definition of style (Huang & Belongie's AdaIN, 2017): each channel's mean mu_c and
+  standard deviation sigma_c over the positions, and per layer
+  ``E_l = sum_c (mu_c - mu_c^t)^2 + (sigma_c - sigma_c^t)^2`` with mu^t, sigma^t the style
+  image's: it ignores how channels co-fire, and still transfers a style;
 - the total variation ``sum (x[i+1, j] - x[i, j])^2 + (x[i, j+1] - x[i, j])^2`` that keeps an
   image smooth.
 
 They are pure functions of tensors. Every loss returns one value per image, shape (N,), so a batch
 of images can be optimized at once with different weights. Style transfer, feature inversion and
-texture synthesis (`nstutils.style`) and diversity in feature visualization compose them.
+texture synthesis (`nstutils.style`), the real-time stylizer (`nstutils.stylizer`) and diversity
+in feature visualization compose them.
 """
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import torch
 
 GRAM_NORMALIZATIONS = ("none", "hw", "chw")
 REDUCTIONS = ("sum", "mean")
+STD_EPS = 1e-5  # added to the variance before its square root, whose gradient is infinite at 0
 
 
 def gram_matrix(features: torch.Tensor, normalize: str = "hw") -> torch.Tensor:
@@ -118,19 +124,100 @@ def style_loss(features: Mapping[str, torch.Tensor], target_grams: Mapping[str, 
     Returns:
         (N,) one loss per image.
     """
-    layers = list(target_grams)
+    return _weighted_sum(features, target_grams, weights, "target_grams", "a target Gram matrix",
+                         lambda f, a: layer_style_loss(f, a, normalize))
+
+
+def mean_std(features: torch.Tensor) -> torch.Tensor:
+    """Compute each channel's mean and standard deviation over the positions (AdaIN's statistics).
+
+    Args:
+        features: (N, C, H, W) activations of one layer.
+
+    Returns:
+        (N, C, 2): ``[..., 0]`` the means mu_c, ``[..., 1]`` the standard deviations
+        ``sigma_c = sqrt(var_c + STD_EPS)`` (population variance); float32 (float64 for float64
+        features).
+    """
+    if not isinstance(features, torch.Tensor) or features.dim() != 4:
+        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
+        raise ValueError(f"mean_std takes activations shaped (N, C, H, W), got {shape}.")
+    v = features.flatten(2)
+    v = v.to(torch.promote_types(v.dtype, torch.float32))
+    var, mean = torch.var_mean(v, dim=2, correction=0)
+    return torch.stack([mean, (var + STD_EPS).sqrt()], dim=-1)
+
+
+def layer_mean_std_loss(features: torch.Tensor, target_stats: torch.Tensor) -> torch.Tensor:
+    """Compute E_l for the mean/std style: sum_c (mu_c - mu_c^t)^2 + (sigma_c - sigma_c^t)^2.
+
+    Args:
+        features: (N, C, H, W) activations of the generated images at layer l.
+        target_stats: (1 or N, C, 2) the style image's `mean_std` at layer l.
+
+    Returns:
+        (N,) E_l for each image.
+    """
+    stats = mean_std(features)
+    _check_pair(stats, target_stats, "mean_std(features)", "target_stats")
+    return (stats - target_stats.float()).pow(2).sum(dim=(1, 2))
+
+
+def mean_std_loss(features: Mapping[str, torch.Tensor], target_stats: Mapping[str, torch.Tensor],
+                  weights: Mapping[str, float | torch.Tensor] | None = None) -> torch.Tensor:
+    """Compute the mean/std style loss sum_l w_l E_l over several layers (AdaIN's definition).
+
+    Args:
+        features: layer -> (N, C_l, H_l, W_l) activations of the generated images.
+        target_stats: layer -> (1 or N, C_l, 2) `mean_std` of the style image.
+        weights: layer -> w_l (a float, or an (N,) tensor for per-image weights); 1/L each
+            (L layers) when None.
+
+    Returns:
+        (N,) one loss per image.
+    """
+    return _weighted_sum(features, target_stats, weights, "target_stats",
+                         "target statistics", layer_mean_std_loss)
+
+
+# The style statistics a style loss can compare: the statistic of one layer's activations
+# (N, C, H, W) and the E_l that compares it with the style image's.
+STYLE_STATS = {"gram": (gram_matrix, layer_style_loss),
+               "mean_std": (mean_std, layer_mean_std_loss)}
+
+
+def check_style_stat(stat: str) -> str:
+    """Refuse an unknown style statistic, naming the known ones.
+
+    Args:
+        stat: ``"gram"`` or ``"mean_std"``.
+
+    Returns:
+        str: ``stat``.
+    """
+    if stat not in STYLE_STATS:
+        raise ValueError(f"Unknown style_stat={stat!r}: use 'gram' (Gatys et al.'s channel "
+                         "correlations) or 'mean_std' (AdaIN's per-channel mean and std).")
+    return stat
+
+
+def _weighted_sum(features: Mapping[str, torch.Tensor], targets: Mapping[str, torch.Tensor],
+                  weights: Mapping[str, float | torch.Tensor] | None, what: str, target: str,
+                  layer_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """sum_l w_l layer_loss(F_l, target_l) over the layers of ``targets``; w_l = 1/L when None."""
+    layers = list(targets)
     if not layers:
-        raise ValueError("style_loss needs at least one layer in target_grams.")
+        raise ValueError(f"The style loss needs at least one layer in {what}.")
     missing = [name for name in layers if name not in features]
     if missing:
         raise ValueError(f"No activations given for the style layers {missing}.")
     if weights is None:
         weights = {name: 1 / len(layers) for name in layers}
-    unknown = [name for name in weights if name not in target_grams]
+    unknown = [name for name in weights if name not in targets]
     if unknown:
-        raise ValueError(f"Weights given for layers without a target Gram matrix: {unknown}.")
-    return sum(weights.get(name, 0.0) * layer_style_loss(features[name], target_grams[name],
-                                                         normalize) for name in layers)
+        raise ValueError(f"Weights given for layers without {target}: {unknown}.")
+    return sum(weights.get(name, 0.0) * layer_loss(features[name], targets[name])
+               for name in layers)
 
 
 def tv_loss(image: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
@@ -210,24 +297,27 @@ class ContentLoss:
 
 
 class StyleLoss:
-    """The style term of an optimization: target Gram matrices A taken once, `style_loss` each step.
+    """The style term of an optimization: targets taken once, `style_loss` each step.
 
     Args:
-        grams: layer -> (1, C, C) target Gram matrices A (normalization ``"hw"``).
+        targets: layer -> the style image's statistic: (1, C, C) Gram matrices A (normalization
+            ``"hw"``), or (1, C, 2) `mean_std` statistics with ``stat="mean_std"``.
         weights: layer -> w_l (a float or a (1 or N,) tensor).
+        stat: ``"gram"`` (`style_loss`) or ``"mean_std"`` (`mean_std_loss`).
     """
 
-    def __init__(self, grams: Mapping[str, torch.Tensor],
-                 weights: Mapping[str, float | torch.Tensor]):
-        if not grams:
-            raise ValueError("StyleLoss needs the Gram matrices of at least one layer.")
-        self.grams = {name: g.detach().float() for name, g in grams.items()}
+    def __init__(self, targets: Mapping[str, torch.Tensor],
+                 weights: Mapping[str, float | torch.Tensor], stat: str = "gram"):
+        if not targets:
+            raise ValueError("StyleLoss needs the targets of at least one layer.")
+        self.targets = {name: t.detach().float() for name, t in targets.items()}
         self.weights = dict(weights)
+        self.stat = check_style_stat(stat)
 
     @property
     def layers(self) -> list[str]:
         """The layers this loss reads."""
-        return list(self.grams)
+        return list(self.targets)
 
     def normalized_at(self, features: Mapping[str, torch.Tensor]) -> "StyleLoss":
         """Divide each w_l by E_l at some reference activations, so every layer starts near w_l.
@@ -239,14 +329,15 @@ class StyleLoss:
         Returns:
             StyleLoss: the same targets, weights ``w_l / E_l(reference)``, shape (1 or N,).
         """
+        layer_loss = STYLE_STATS[self.stat][1]
         weights = {}
-        for name, gram in self.grams.items():
-            start = layer_style_loss(features[name].detach(), gram)
-            weights[name] = self.weights[name] / start.clamp_min(1e-12 + 1e-8 * gram.pow(2).sum())
-        return StyleLoss(self.grams, weights)
+        for name, target in self.targets.items():
+            start = layer_loss(features[name].detach(), target)
+            weights[name] = self.weights[name] / start.clamp_min(1e-12 + 1e-8 * target.pow(2).sum())
+        return StyleLoss(self.targets, weights, self.stat)
 
     def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
-        """Compare activations with the target Gram matrices.
+        """Compare activations with the targets.
 
         Args:
             features: layer -> (N, C, H, W) activations of the generated images.
@@ -254,4 +345,5 @@ class StyleLoss:
         Returns:
             (N,) sum_l w_l E_l.
         """
-        return style_loss(features, self.grams, self.weights)
+        loss = style_loss if self.stat == "gram" else mean_std_loss
+        return loss(features, self.targets, self.weights)

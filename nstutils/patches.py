@@ -30,7 +30,9 @@ POOL_PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "camera
                "brick", "grass", "gravel", "hubble_deep_field", "immunohistochemistry", "retina",
                "moon", "text", "page", "clock", "colorwheel", "logo", "horse")
 
-def _photo_array(name: str) -> np.ndarray:
+
+def photo_array(name: str) -> np.ndarray:
+    """One of the `POOL_PHOTOS` as a uint8 array, (H, W) or (H, W, 3), from scikit-image (offline)."""
     import skimage.data
 
     if name == "motorcycle":
@@ -112,7 +114,7 @@ def patch_pool(size: int = 128, photos: Sequence[str] = POOL_PHOTOS,
         raise ValueError(f"scales must be fractions in (0, 1], got {scales!r}.")
     images, sources = [], []
     for name in photos:
-        photo = load_image(_photo_array(name), device="cpu")
+        photo = load_image(photo_array(name), device="cpu")
         h, w = photo.shape[-2:]
         for box in _square_boxes(h, w, scales):
             crop = resize(photo[..., box[1]:box[3], box[0]:box[2]], (size, size))

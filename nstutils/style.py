@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from .color import luminance, match_colors, match_luminance, with_chroma_of
 from .images import resize
-from .losses import ContentLoss, StyleLoss, gram_matrix, tv_loss
+from .losses import STYLE_STATS, ContentLoss, StyleLoss, check_style_stat, tv_loss
 from .models import FeatureNetwork, resolve_model
 from .optim import History, LossTerms, optimize
 from .style_settings import (CONTENT_WEIGHT, PRESERVE_COLOR, STEPS, STYLE_WEIGHT, TV_WEIGHT,
@@ -44,7 +44,8 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
                    preserve_color: str | None = None, style_blend: Sequence[float] | None = None,
                    style_scale: float = 1.0, sizes: Sequence[int] | None = None, seed: int = 0,
                    progress: bool = True, autocast: bool = False, return_history: bool = False,
-                   log_every: int = 10) -> torch.Tensor | tuple[torch.Tensor, History]:
+                   log_every: int = 10, style_stat: str = "gram"
+                   ) -> torch.Tensor | tuple[torch.Tensor, History]:
     """Paint the content image in the style of the style image(s) (Gatys et al., 2015).
 
     Minimizes ``alpha * content + beta * style + tv_weight * TV`` over the pixels, where
@@ -86,6 +87,8 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
             Ignored on MPS.
         return_history: also return the `History` of the loss terms (all scales in a row).
         log_every: record losses and update the bar every this many steps.
+        style_stat: what "style" means: ``"gram"`` (Gram matrices, Gatys et al.) or
+            ``"mean_std"`` (each channel's mean and standard deviation, AdaIN's statistics).
 
     Returns:
         (B, 3, H', W') in [0, 1] (H', W' the last of ``sizes``, or the content's size); with
@@ -94,6 +97,7 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
     content = check_image(content, "content")
     styles = style_list(style, content.device)
     blend = blend_weights(style_blend, len(styles))
+    check_style_stat(style_stat)
     batch = batch_size(content, content_weight, style_weight)
     alpha = per_image(content_weight, "content_weight", batch, content.device)
     beta = per_image(style_weight, "style_weight", batch, content.device)
@@ -130,7 +134,8 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         if c_layers:
             weighted["content"] = (alpha, ContentLoss({n: feats[n] for n in c_layers}))
         if s_layers:  # E_l is normalized by its value for the photo
-            style_term = _style_targets(model, styles, blend, s_layers, s_weights, x, settings)
+            style_term = _style_targets(model, styles, blend, s_layers, s_weights, x, settings,
+                                        style_stat)
             weighted["style"] = (beta, style_term.normalized_at(feats))
         return _objective(model, x, weighted, settings)
 
@@ -301,8 +306,8 @@ def _objective(model: FeatureNetwork, x: torch.Tensor, weighted: Weighted,
 
 def _style_targets(model: FeatureNetwork, styles: list[torch.Tensor], blend: list[float],
                    layers: list[str], weights: Mapping[str, float], canvas: torch.Tensor,
-                   settings: PaintSettings) -> StyleLoss:
-    """The style loss at one scale: Gram matrices of the style images sized for the canvas.
+                   settings: PaintSettings, stat: str = "gram") -> StyleLoss:
+    """The style loss at one scale: the statistics of the style images sized for the canvas.
 
     Args:
         model: the network.
@@ -312,18 +317,20 @@ def _style_targets(model: FeatureNetwork, styles: list[torch.Tensor], blend: lis
         weights: w_l per layer.
         canvas: (B, 3, H, W): its size sets the style images' size (times ``style_scale``).
         settings: gives style_scale and autocast.
+        stat: ``"gram"`` or ``"mean_std"`` (see `nstutils.losses.STYLE_STATS`).
 
     Returns:
-        StyleLoss with targets A_l, shape (1, C_l, C_l).
+        StyleLoss with targets: Gram matrices A_l (1, C_l, C_l), or mean/std (1, C_l, 2).
     """
     hw = tuple(canvas.shape[-2:])
-    grams: dict[str, torch.Tensor] = {}
+    statistic = STYLE_STATS[stat][0]
+    targets: dict[str, torch.Tensor] = {}
     with torch.no_grad(), _autocast(canvas, settings.autocast):
         for style, share in zip(styles, blend):
             sized = resize(style, style_size(style, hw, settings.style_scale, model.min_size))
             for name, f in model.features(sized, layers).items():
-                grams[name] = grams.get(name, 0) + share * gram_matrix(f)
-    return StyleLoss(grams, weights)
+                targets[name] = targets.get(name, 0) + share * statistic(f)
+    return StyleLoss(targets, weights, stat)
 
 
 def _features(model: FeatureNetwork, image: torch.Tensor,
