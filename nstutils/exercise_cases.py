@@ -16,7 +16,7 @@ from .attribution import integrated_gradients
 from .axioms import relu_network, saturating_network, sigmoid_network
 from .color import with_chroma_of
 from .dream import carry_detail, octave_sizes
-from .losses import content_loss, gram_matrix, style_loss
+from .losses import content_loss, gram_matrix, mean_std, mean_std_loss, style_loss
 from .transforms import Jitter, L2Decay, gaussian_blur
 
 
@@ -44,6 +44,14 @@ def _style_inputs() -> tuple:
     features = {"a": torch.rand(2, 3, 4, 4, generator=g), "b": torch.rand(2, 5, 2, 3, generator=g)}
     targets = {"a": gram_matrix(torch.rand(1, 3, 6, 6, generator=g)),
                "b": gram_matrix(torch.rand(1, 5, 3, 3, generator=g))}
+    return features, targets, {"a": 0.25, "b": 0.75}
+
+
+def _stats_inputs() -> tuple:
+    g = _generator(8)
+    features = {"a": torch.rand(2, 3, 4, 4, generator=g), "b": torch.rand(2, 5, 2, 3, generator=g)}
+    targets = {"a": mean_std(torch.rand(1, 3, 6, 6, generator=g)),
+               "b": mean_std(torch.rand(1, 5, 3, 3, generator=g))}
     return features, targets, {"a": 0.25, "b": 0.75}
 
 
@@ -100,6 +108,11 @@ CASES: dict[str, Case] = {
                          hint="Upsample dreamed - base (it can be negative) to next_base's size."),
     "keep_colors": Case(_color_inputs, with_chroma_of, rtol=1e-3,
                         hint="Y from the stylized image, Cb and Cr from the photo."),
+    "mean_std": Case(_activations, mean_std,
+                     hint="Mean over H*W; population variance (divide by H*W); sqrt(var + 1e-5)."),
+    "mean_std_loss": Case(_stats_inputs, mean_std_loss,
+                          hint="E_l = sum over channels of (mu - mu_t)^2 + (sigma - sigma_t)^2, "
+                               "then sum w_l E_l."),
 }
 
 
@@ -138,6 +151,16 @@ def _draw_style(g: torch.Generator, i: int) -> tuple:
     features = {name: torch.rand(n, c, _int(g, 2, 5), _int(g, 2, 5), generator=g)
                 for name, c in channels.items()}
     targets = {name: gram_matrix(torch.rand(1, c, _int(g, 2, 5), _int(g, 2, 5), generator=g))
+               for name, c in channels.items()}
+    return features, targets, {name: float(torch.rand((), generator=g)) + 0.1 for name in layers}
+
+
+def _draw_stats(g: torch.Generator, i: int) -> tuple:
+    n, layers = _int(g, 1, 3), ("a", "b", "c")[: 2 + i % 2]
+    channels = {name: _int(g, 2, 5) for name in layers}
+    features = {name: torch.rand(n, c, _int(g, 2, 5), _int(g, 2, 5), generator=g)
+                for name, c in channels.items()}
+    targets = {name: mean_std(torch.rand(1, c, _int(g, 2, 5), _int(g, 2, 5), generator=g))
                for name, c in channels.items()}
     return features, targets, {name: float(torch.rand((), generator=g)) + 0.1 for name in layers}
 
@@ -215,4 +238,8 @@ HIDDEN: dict[str, HiddenCase] = {
     "carry_detail": HiddenCase(_draw_detail, carry_detail, ("carry_detail",), rtol=1e-3),
     "keep_colors": HiddenCase(_draw_colors, with_chroma_of, ("with_chroma_of", "preserve_color"),
                               rtol=1e-3),
+    "mean_std": HiddenCase(lambda g, i: (torch.rand(*_shape(g), generator=g),), mean_std,
+                           ("mean_std", "var_mean", "std_mean")),
+    "mean_std_loss": HiddenCase(_draw_stats, mean_std_loss,
+                                ("mean_std_loss", "layer_mean_std_loss")),
 }

@@ -427,3 +427,28 @@ def channel_cosines(gram: torch.Tensor) -> torch.Tensor:
     """
     norms = gram.diagonal().clamp(min=0).sqrt()
     return gram / (norms[:, None] * norms[None, :]).clamp(min=1e-12)
+
+
+def plot_channel_stats(stats: dict[str, torch.Tensor], title: str = "One dot per channel",
+                       ax: Axes | None = None) -> Figure:
+    """Scatter each channel's mean against its standard deviation, one colour per image.
+
+    Args:
+        stats: label -> (C, 2) statistics of one layer (`nstutils.losses.mean_std` of one image:
+            ``[:, 0]`` the means, ``[:, 1]`` the standard deviations).
+        title: the axes title.
+        ax: draw into these axes instead of a new figure.
+
+    Returns:
+        Figure.
+    """
+    fig, ax = single_panel(ax, (5.0, 4.0))
+    for label, values in stats.items():
+        values = values.detach().cpu().float()
+        if values.dim() != 2 or values.shape[1] != 2:
+            raise ValueError(f"stats[{label!r}] has shape {tuple(values.shape)}; expected (C, 2): "
+                             "one (mean, standard deviation) pair per channel.")
+        ax.scatter(values[:, 0].numpy(), values[:, 1].numpy(), s=14, alpha=0.7, label=label)
+    style_axes(ax, title, xlabel="mean $\\mu_c$", ylabel="standard deviation $\\sigma_c$")
+    ax.legend(frameon=False)
+    return fig

@@ -173,6 +173,20 @@ def _wrong_detail_whole_dream(dreamed, base, next_base):
     return (next_base + nst.resize(dreamed, tuple(next_base.shape[-2:]))).clamp(0, 1)
 
 
+def _wrong_mean_std_unbiased(f):
+    v = f.flatten(2)
+    return torch.stack([v.mean(2), (v.var(2, unbiased=True) + 1e-5).sqrt()], dim=-1)
+
+
+def _wrong_mean_std_variance(f):
+    v = f.flatten(2)
+    return torch.stack([v.mean(2), v.var(2, unbiased=False) + 1e-5], dim=-1)
+
+
+def _wrong_mean_std_loss_unweighted(features, targets, weights):
+    return sum((nst.mean_std(features[n]) - t).pow(2).sum(dim=(1, 2)) for n, t in targets.items())
+
+
 WRONG_ANSWERS = [
     ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_unnormalized}),
     ("ex1_gram_and_style_loss", "gram_tests", {"my_gram_matrix": _wrong_gram_positions}),
@@ -203,6 +217,10 @@ WRONG_ANSWERS = [
      {"my_keep_colors": _wrong_keep_colors_swapped}),
     ("ex6_color_preserving_transfer", "keep_colors_tests",
      {"my_keep_colors": _wrong_keep_colors_mean_luminance}),
+    ("ex7_mean_std_style_loss", "mean_std_tests", {"my_mean_std": _wrong_mean_std_unbiased}),
+    ("ex7_mean_std_style_loss", "mean_std_tests", {"my_mean_std": _wrong_mean_std_variance}),
+    ("ex7_mean_std_style_loss", "mean_std_loss_tests",
+     {"my_mean_std": nst.mean_std, "my_mean_std_loss": _wrong_mean_std_loss_unweighted}),
 ]
 
 

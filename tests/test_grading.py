@@ -82,7 +82,7 @@ def test_the_assignment_is_matched_by_grade_ids_not_by_the_file_name(tmp_path):
 
 def test_every_graded_cell_names_its_hidden_checks():
     assignments = load_assignments(INSTRUCTOR)
-    assert len(assignments) == 6
+    assert len(assignments) == 7
     for assignment in assignments.values():
         assert assignment.tasks and all(task.checks for task in assignment.tasks)
     regularizer = next(t for t in assignments["ex3_activation_maximization"].tasks
