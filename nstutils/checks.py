@@ -12,12 +12,13 @@ grader judges those numbers itself (`judge_hidden`), outside the student's kerne
 Both report which value is off, and by how much.
 """
 
+import contextlib
 import json
 import os
 import secrets
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import torch
@@ -62,8 +63,10 @@ def compare(name: str, got, expected, rtol: float = 1e-4, hint: str = "") -> str
                             dtype=torch.float64)
     expected_t = torch.as_tensor(expected, dtype=torch.float64)
     if got_t.shape != expected_t.shape:
-        raise AssertionError(f"✘ {name}: your result has shape {tuple(got_t.shape)}, "
-                             f"the reference has shape {tuple(expected_t.shape)}. {hint}".strip())
+        order = (" Same sizes in another order: are two axes swapped?"
+                 if sorted(got_t.shape) == sorted(expected_t.shape) else "")
+        raise AssertionError(f"✘ {name}: your result has shape {tuple(got_t.shape)}, the "
+                             f"reference has shape {tuple(expected_t.shape)}.{order} {hint}".strip())
     if not torch.isfinite(got_t).all():
         raise AssertionError(f"✘ {name}: your result contains NaN or infinity. {hint}".strip())
     errors = relative_error(got_t, expected_t)
@@ -74,9 +77,44 @@ def compare(name: str, got, expected, rtol: float = 1e-4, hint: str = "") -> str
         raise AssertionError(
             f"✘ {name}: the value{where} is {got_t.flatten()[worst].item():.6g} but the reference "
             f"is {expected_t.flatten()[worst].item():.6g} (relative error "
-            f"{100 * errors.flatten()[worst].item():.3g} %). {hint}".strip())
+            f"{100 * errors.flatten()[worst].item():.3g} %).{kind_of_mistake(got_t, expected_t)} "
+            f"{hint}".strip())
     largest = errors.max().item() if errors.numel() else 0.0
     return f"✔ {name}: matches the reference (largest relative error {largest:.1e})."
+
+
+def kind_of_mistake(got: torch.Tensor, expected: torch.Tensor) -> str:
+    """Name a systematic mistake, when the difference has one: a factor, an offset, a transpose.
+
+    Args:
+        got: the student's result, float64.
+        expected: the reference, the same shape.
+
+    Returns:
+        str: a sentence starting with a space, or "" when no pattern fits.
+    """
+    scale = float(expected.abs().max()) if expected.numel() else 0.0
+    if scale == 0.0 or got.numel() < 2:
+        return ""
+    tol = 1e-3 * scale
+    if expected.dim() >= 2 and expected.shape[-1] == expected.shape[-2] and \
+            not torch.allclose(expected, expected.transpose(-1, -2), atol=tol) and \
+            torch.allclose(got, expected.transpose(-1, -2), atol=tol):
+        return " Your result is the reference transposed: its last two axes are swapped."
+    big = expected.abs() > 0.1 * scale
+    ratio = got[big] / expected[big]
+    if big.sum() >= 2 and (ratio - ratio.mean()).abs().max() < 1e-3 * ratio.abs().mean():
+        factor = float(ratio.mean())
+        if abs(factor + 1) < 1e-3:
+            return " Every value has the opposite sign: check the order of a subtraction."
+        if abs(factor) > 1e-6:
+            return (f" Every value is off by the same factor {factor:.4g} (1/{1 / factor:.4g}): "
+                    "check a normalization or a constant factor.")
+    offset = got - expected
+    if (offset - offset.mean()).abs().max() < tol:
+        return (f" Every value is off by the same amount {float(offset.mean()):.4g}: check an "
+                "added constant.")
+    return ""
 
 
 def check(name: str, student_fn: Callable[..., torch.Tensor]) -> None:
@@ -91,8 +129,31 @@ def check(name: str, student_fn: Callable[..., torch.Tensor]) -> None:
     """
     case = _case(name)
     expected = load_references()[name]
-    got = student_fn(*case.inputs())  # with autograd on: some exercises take gradients
+    with only_this_function(student_fn, case.uses):
+        got = student_fn(*case.inputs())  # with autograd on: some exercises take gradients
     print(compare(name, got, expected, case.rtol, case.hint))
+
+
+@contextlib.contextmanager
+def only_this_function(student_fn: Callable, uses: Mapping[str, Callable]):
+    """While inside, the student's function calls the package's versions of their other ones.
+
+    A style loss check then fails only for a wrong style loss, not for a wrong Gram matrix the
+    loss calls (that one has its own check).
+
+    Args:
+        student_fn: the function under test; its module's globals are patched and restored.
+        uses: the student's function names -> the package's versions.
+    """
+    namespace = getattr(student_fn, "__globals__", None)
+    saved = {n: namespace[n] for n in uses if namespace is not None and n in namespace}
+    try:
+        if namespace is not None:
+            namespace.update({n: uses[n] for n in saved})
+        yield
+    finally:
+        if namespace is not None:
+            namespace.update(saved)
 
 
 def hidden_check(name: str, student_fn: Callable, among: tuple[str, ...] | None = None) -> None:
@@ -113,7 +174,8 @@ def hidden_check(name: str, student_fn: Callable, among: tuple[str, ...] | None 
     outcomes = []
     for index in range(case.cases):
         try:
-            got, error = student_fn(*hidden_inputs(name, seed, index)), None
+            with only_this_function(student_fn, case.uses):
+                got, error = student_fn(*hidden_inputs(name, seed, index)), None
             value = plain(got)
         except Exception as err:  # the student's code: any error is a failed case, reported
             value, error = None, f"{type(err).__name__}: {err}"

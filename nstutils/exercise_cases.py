@@ -7,8 +7,8 @@ their inputs at grading time from a seed the grader chooses, so their values can
 advance; the package's function answers them then.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import torch
 
@@ -22,16 +22,26 @@ from .transforms import Jitter, L2Decay, gaussian_blur
 
 @dataclass(frozen=True)
 class Case:
-    """One check: seeded inputs, the package function that answers it, and a tolerance."""
+    """One check: seeded inputs, the package function that answers it, and a tolerance.
+
+    ``uses`` maps the names of the student's other functions that this one may call to the
+    package's versions: the check swaps them in while it runs, so it tests one function only.
+    """
 
     inputs: Callable[[], tuple]
     reference: Callable[..., torch.Tensor]
     rtol: float = 1e-4
     hint: str = ""
+    uses: Mapping[str, Callable] = field(default_factory=dict)
 
 
 def _generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
+
+
+def _gram(features: torch.Tensor) -> torch.Tensor:
+    """The Gram matrix divided by H*W, as exercise 1 asks for it."""
+    return gram_matrix(features, "hw")
 
 
 def _activations() -> tuple:
@@ -87,10 +97,11 @@ def _detail_inputs() -> tuple:
 
 
 CASES: dict[str, Case] = {
-    "gram_matrix": Case(_activations, lambda f: gram_matrix(f, "hw"),
+    "gram_matrix": Case(_activations, _gram,
                         hint="Flatten to V of shape (N, C, H*W), compute V V^T, divide by H*W."),
     "style_loss": Case(_style_inputs, style_loss,
-                       hint="E_l = sum over (i, j) of (G_ij - A_ij)^2, then sum w_l E_l."),
+                       hint="E_l = sum over (i, j) of (G_ij - A_ij)^2, then sum w_l E_l.",
+                       uses={"my_gram_matrix": _gram}),
     "content_loss": Case(_content_inputs, lambda f, p: 0.5 * content_loss(f, p, "sum"),
                          hint="One value per image: 1/2 times the sum over C, H, W."),
     "jitter": Case(_jitter_inputs, lambda image, pixels, gen: Jitter(pixels)(image, gen),
@@ -112,7 +123,7 @@ CASES: dict[str, Case] = {
                      hint="Mean over H*W; population variance (divide by H*W); sqrt(var + 1e-5)."),
     "mean_std_loss": Case(_stats_inputs, mean_std_loss,
                           hint="E_l = sum over channels of (mu - mu_t)^2 + (sigma - sigma_t)^2, "
-                               "then sum w_l E_l."),
+                               "then sum w_l E_l.", uses={"my_mean_std": mean_std}),
 }
 
 
@@ -123,7 +134,7 @@ class HiddenCase:
     ``draw(generator, index)`` returns the inputs of case ``index`` (0 ... ``cases`` - 1); the same
     generator state always gives the same inputs, in the kernel and in the grader. ``solved_by``
     names the package functions that solve the exercise outright: the grader points out a
-    solution that calls one.
+    solution that calls one. ``uses`` is as for `Case`.
     """
 
     draw: Callable[[torch.Generator, int], tuple]
@@ -131,6 +142,7 @@ class HiddenCase:
     solved_by: tuple[str, ...]
     cases: int = 4
     rtol: float = 1e-4
+    uses: Mapping[str, Callable] = field(default_factory=dict)
 
 
 def _int(g: torch.Generator, low: int, high: int) -> int:
@@ -219,8 +231,9 @@ def _draw_colors(g: torch.Generator, i: int) -> tuple:
 
 HIDDEN: dict[str, HiddenCase] = {
     "gram_matrix": HiddenCase(lambda g, i: (torch.rand(*_shape(g), generator=g),),
-                              lambda f: gram_matrix(f, "hw"), ("gram_matrix",)),
-    "style_loss": HiddenCase(_draw_style, style_loss, ("style_loss", "layer_style_loss")),
+                              _gram, ("gram_matrix",)),
+    "style_loss": HiddenCase(_draw_style, style_loss, ("style_loss", "layer_style_loss"),
+                             uses={"my_gram_matrix": _gram}),
     "content_loss": HiddenCase(_draw_pair, lambda f, p: 0.5 * content_loss(f, p, "sum"),
                                ("content_loss",)),
     "content_gradient": HiddenCase(_draw_pair, lambda f, p: f - p, ("content_loss", "backward")),
@@ -241,5 +254,6 @@ HIDDEN: dict[str, HiddenCase] = {
     "mean_std": HiddenCase(lambda g, i: (torch.rand(*_shape(g), generator=g),), mean_std,
                            ("mean_std", "var_mean", "std_mean")),
     "mean_std_loss": HiddenCase(_draw_stats, mean_std_loss,
-                                ("mean_std_loss", "layer_mean_std_loss")),
+                                ("mean_std_loss", "layer_mean_std_loss"),
+                                uses={"my_mean_std": mean_std}),
 }

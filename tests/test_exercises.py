@@ -12,7 +12,8 @@ from nbclient.exceptions import CellExecutionError
 
 import nstutils as nst
 from nstutils.assignments import BEGIN_HIDDEN, END_HIDDEN, student_notebook
-from nstutils.checks import RECORDS_ENV, SEED_ENV, generate_references, load_references
+from nstutils.checks import (RECORDS_ENV, SEED_ENV, check, compare, generate_references,
+                             load_references)
 from nstutils.course import execute_notebook
 
 EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
@@ -259,3 +260,38 @@ def test_the_solutions_pass_their_hidden_tests_whatever_the_seed(path, monkeypat
             exec(_hidden_tests(source), namespace)
     lines = records.read_text().splitlines()
     assert lines and all(json.loads(line)["error"] is None for line in lines)
+
+
+def test_a_check_tests_its_own_function_not_the_ones_it_calls():
+    """A right style loss passes although the student's Gram matrix (checked apart) is wrong."""
+    namespace = {"torch": torch, "my_gram_matrix": _wrong_gram_unnormalized}
+    path = EXERCISES / "instructor" / "ex1_gram_and_style_loss.ipynb"
+    source = _grade_cell(path, "style_loss_solution")
+    exec(source, namespace)
+    check("style_loss", namespace["my_style_loss"])
+    with pytest.raises(AssertionError, match="factor"):
+        check("gram_matrix", namespace["my_gram_matrix"])
+    assert namespace["my_gram_matrix"] is _wrong_gram_unnormalized  # put back afterwards
+
+
+@pytest.mark.parametrize("wrong, says", [
+    (lambda e: 4 * e, "same factor 4 "),
+    (lambda e: -e, "opposite sign"),
+    (lambda e: e + 0.25, "same amount 0.25"),
+    (lambda e: e.transpose(-1, -2), "transposed"),
+])
+def test_feedback_names_the_kind_of_mistake(wrong, says):
+    expected = torch.tensor([[[1.0, 2.0, 5.0], [3.0, 4.0, 6.0], [7.0, 8.0, 9.0]]])
+    with pytest.raises(AssertionError, match=says):
+        compare("x", wrong(expected), expected)
+
+
+def test_feedback_names_no_pattern_where_there_is_none():
+    expected = torch.tensor([[1.0, 2.0, 5.0], [3.0, 4.0, 6.0]])
+    noisy = expected.clone()
+    noisy[0, 0] += 1.0
+    with pytest.raises(AssertionError) as info:
+        compare("x", noisy, expected)
+    assert "same" not in str(info.value) and "transposed" not in str(info.value)
+    with pytest.raises(AssertionError, match="another order"):
+        compare("x", expected.T, expected)
