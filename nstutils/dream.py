@@ -10,7 +10,8 @@ vector)``, summed over the chosen layers. What makes it work, each a piece of `d
 - **roll jitter**: shift the image by a random offset before each step (the gradient flows back
   through the same roll), so the network's stride grid does not print a checkerboard;
 - **gradient normalization**: divide the gradient by its mean absolute value, so the step size
-  means the same for every layer and every image;
+  means the same for every layer and every image (the original's plain gradient steps needed
+  it; Adam's steps, which divide by the running gradient size, barely change with it);
 - **tiles**: for large images, add up the objective one tile at a time, each tile seeing a margin
   of context around it; the backward pass recomputes one tile at a time, so memory stays bounded,
   and the gradient matches the whole-image one.
@@ -218,7 +219,7 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
         image: (1, 3, H, W) in [0, 1], the photo to start from.
         model: a FeatureNetwork (the offline default when None).
         layers: a layer name or a list of them (see ``model.layers``; ``DEFAULT_LAYER`` is
-            ``"block8"``); deeper: bigger motifs.
+            ``"block8"``); deeper: more complex motifs (stripes, then eyes, then object parts).
         channel: climb only this channel's mean square (None: the whole layer's).
         octaves: how many sizes, smallest first; 1 dreams at full size only.
         octave_scale: the size ratio between octaves.
@@ -229,7 +230,8 @@ def deep_dream(image: torch.Tensor, model: FeatureNetwork | None = None,
             activations at a time (for large images); None: the whole image at once.
         guide: (1, 3, h, w) guide image: climb the similarity to its mean feature vector
             instead (dot product, per position).
-        normalize: divide each gradient by its mean absolute value.
+        normalize: divide each gradient by its mean absolute value (with Adam's steps, which
+            already divide by the running gradient size, this changes the dream very little).
         progress: show a progress bar per octave.
         seed: seeds the jitter.
         return_history: also return the `History` of the loss (all octaves in a row).

@@ -1,7 +1,9 @@
 """Style images made by code, so that style transfer works with no network at all.
 
 Each generator takes a size and a seed and returns a (1, 3, H, W) tensor in [0, 1]; brush widths
-scale with the size, so a 256 px and a 512 px swirl look like the same painting.
+scale with the size, so a 256 px and a 512 px swirl look like the same painting. The last one,
+``clouds``, is a photo rather than a style: a bright cloudy sky for DeepDream to dream on, as in
+the lecture.
 """
 
 from collections.abc import Callable
@@ -189,4 +191,23 @@ def shapes(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
     return rgb
 
 
-GENERATED_STYLES = {"swirl": swirl, "mosaic": mosaic, "waves": waves, "shapes": shapes}
+@_generated_style
+def clouds(h: int, w: int, rng: np.random.Generator) -> np.ndarray:
+    """A bright sky of white cumulus clouds, lit from above, over a blue gradient.
+"""
+    s = min(h, w)
+    y = np.mgrid[0:h, 0:w][0] / h
+    fractal = sum(0.5 ** k * _smooth_noise(rng, h, w, 0.1 * s / 2 ** k) for k in range(5))
+    low, high = np.quantile(fractal, [0.5, 0.8])
+    density = np.clip((fractal - low) / (high - low), 0, 1) ** 0.7
+    # A cloud is lit from above: the more cloud just above a pixel, the greyer its underside.
+    above = ndimage.shift(ndimage.gaussian_filter(density, 0.02 * s), (0.04 * s, 0), order=1,
+                          mode="nearest")
+    shadow = 0.45 * np.clip(above, 0, 1)[..., None]
+    cloud = np.array([1.0, 1.0, 1.0]) * (1 - shadow) + np.array([0.66, 0.71, 0.79]) * shadow
+    sky = _palette(["#3d7fd1", "#6fa3e0", "#b4d3f2"], y)
+    return sky * (1 - density[..., None]) + cloud * density[..., None]
+
+
+GENERATED_STYLES = {"swirl": swirl, "mosaic": mosaic, "waves": waves, "shapes": shapes,
+                    "clouds": clouds}

@@ -6,25 +6,58 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import NullLocator
+from scipy import ndimage
 
 from .attribution import attribution_map
 from .images import to_numpy
 from .plot import panel_grid, style_axes
 
 
-def _overlay(ax: Axes, photo: np.ndarray, values: torch.Tensor, title: str, alpha: float,
-             percentile: float) -> None:
-    """Draw one attribution map over a grey copy of the photo, with its colorbar."""
+def _display_maps(values: torch.Tensor, title: str, shape: tuple[int, int], smooth: float,
+                  split: bool) -> list[tuple[str, np.ndarray]]:
+    """The maps to draw for one attribution: its (H, W) channel sum, or that sum's two signs.
+
+    Args:
+        values: (1, 3, H, W) attributions or (1, H, W) / (H, W) maps.
+        title: the map's title.
+        shape: (H, W) of the photo.
+        smooth: the standard deviation in pixels of a Gaussian blur for display (0: none).
+        split: a signed map becomes two: its positive part and its negative part.
+
+    Returns:
+        list of (title, (H, W) map); the negative part is drawn as values <= 0.
+    """
     a = attribution_map(values).float().cpu().numpy()
-    if a.shape != photo.shape[:2]:
-        raise ValueError(f"The map {title!r} is {a.shape}, the image {photo.shape[:2]}.")
-    limit = float(np.percentile(np.abs(a), percentile)) or 1.0
-    signed = bool((a < 0).any())
-    cmap = plt.get_cmap("RdBu_r" if signed else "Reds")
-    norm = plt.Normalize(-limit if signed else 0.0, limit)
+    if a.shape != shape:
+        raise ValueError(f"The map {title!r} is {a.shape}, the image {shape}.")
+    if not (split and (a < 0).any()):
+        return [(title, _blur(a, smooth))]
+    return [(f"{title}: pushes up", _blur(np.maximum(a, 0), smooth)),
+            (f"{title}: pushes down", -_blur(np.maximum(-a, 0), smooth))]
+
+
+def _blur(a: np.ndarray, sigma: float) -> np.ndarray:
+    """Blur an (H, W) map with a Gaussian of ``sigma`` pixels (0: the map itself)."""
+    return ndimage.gaussian_filter(a, sigma, mode="nearest") if sigma > 0 else a
+
+
+def _overlay(ax: Axes, grey: np.ndarray, a: np.ndarray, title: str, alpha: float,
+             limit: float) -> None:
+    """Draw one (H, W) map over the grey (H, W, 3) photo, with its colorbar.
+
+    A map of both signs gets a diverging colormap centred on zero, a map that is never negative
+    the red half and one never positive the blue half; the colours are more opaque where
+    ``|a|`` is larger, fully so from ``limit`` on.
+    """
+    if (a < 0).any() and (a > 0).any():
+        cmap, norm = plt.get_cmap("RdBu_r"), plt.Normalize(-limit, limit)
+    elif (a < 0).any():
+        cmap, norm = plt.get_cmap("Blues_r"), plt.Normalize(-limit, 0.0)
+    else:
+        cmap, norm = plt.get_cmap("Reds"), plt.Normalize(0.0, limit)
     rgba = cmap(norm(a))
     rgba[..., 3] = alpha * np.clip(np.abs(a) / limit, 0, 1) ** 0.5
-    ax.imshow(np.repeat(photo.mean(2, keepdims=True), 3, axis=2) * 0.7 + 0.15)
+    ax.imshow(grey)
     ax.imshow(rgba)
     ax.set_title(title, fontsize=11)
     ax.figure.colorbar(plt.cm.ScalarMappable(norm, cmap), ax=ax, shrink=0.8, pad=0.02)
@@ -33,7 +66,8 @@ def _overlay(ax: Axes, photo: np.ndarray, values: torch.Tensor, title: str, alph
 def plot_attributions(image: torch.Tensor, attributions: dict[str, torch.Tensor],
                       alpha: float = 0.85, percentile: float = 99.5, ncols: int | None = None,
                       size: float = 3.4, show_input: bool = True,
-                      suptitle: str | None = None) -> Figure:
+                      suptitle: str | None = None, smooth: float = 0.0,
+                      split: bool = False) -> Figure:
     """Overlay attribution maps on a photo, each with its colorbar.
 
     Signed maps use a diverging colormap centred on zero (red: pushes the score up, blue:
@@ -41,6 +75,9 @@ def plot_attributions(image: torch.Tensor, attributions: dict[str, torch.Tensor]
     drawn over a grey copy of the photo, and a pixel's colour is more opaque the larger its
     value, so the photo shows through where the attribution is small. The colour range is
     clipped at a high percentile of |value| so a few extreme pixels do not wash the map out.
+    Per-pixel attributions of a piecewise-linear network are speckled: ``smooth`` blurs what is
+    drawn (never the attributions), and ``split`` draws the evidence for and against apart,
+    each blurred on its own, so that speckle of both signs does not cancel out.
 
     Args:
         image: (1, 3, H, W) in [0, 1].
@@ -51,20 +88,30 @@ def plot_attributions(image: torch.Tensor, attributions: dict[str, torch.Tensor]
         size: the height of a panel in inches.
         show_input: draw the photo itself in the first panel.
         suptitle: a title over the figure.
+        smooth: the standard deviation, in pixels, of a Gaussian blur of the drawn maps (0: none).
+        split: draw a signed map as two panels side by side, its positive part (red, "pushes
+            up") and its negative part (blue, "pushes down"), on one colour range.
 
     Returns:
         Figure.
     """
     photo = to_numpy(image).astype(np.float32) / 255
-    panels = len(attributions) + show_input
+    grey = np.repeat(photo.mean(2, keepdims=True), 3, axis=2) * 0.7 + 0.15
+    groups = [_display_maps(values, title, photo.shape[:2], smooth, split)
+              for title, values in attributions.items()]
+    panels = sum(map(len, groups)) + show_input
     aspect = photo.shape[1] / photo.shape[0]
     fig, axes = panel_grid(panels, ncols or min(panels, 4), (size * aspect * 1.2, size),
                            suptitle)
     if show_input:
         axes.flat[0].imshow(photo)
         axes.flat[0].set_title("input", fontsize=11)
-    for ax, (title, values) in zip(axes.flat[int(show_input):], attributions.items()):
-        _overlay(ax, photo, values, title, alpha, percentile)
+    drawn = iter(axes.flat[int(show_input):])
+    for group in groups:
+        both = np.concatenate([np.abs(a).ravel() for _, a in group])
+        limit = float(np.percentile(both, percentile)) or 1.0
+        for title, a in group:
+            _overlay(next(drawn), grey, a, title, alpha, limit)
     return fig
 
 

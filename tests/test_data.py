@@ -67,6 +67,18 @@ def test_generated_styles_are_repeatable_colourful_and_structured(name):
     assert blurred.var() > 0.4 * luma.var()
 
 
+def test_the_generated_sky_is_repeatable_bright_and_cloudy():
+    sky = nst.sample_image("clouds", size=(96, 160), device="cpu", seed=1)
+    assert sky.shape == (1, 3, 96, 160) and sky.title == "clouds"
+    assert 0 <= sky.min() and sky.max() <= 1
+    assert torch.equal(sky, nst.sample_image("clouds", size=(96, 160), device="cpu", seed=1))
+    assert nst.sample_image("clouds", size=200, device="cpu").shape == (1, 3, 200, 200)
+    red, _, blue = sky[0]
+    assert sky.mean() > 0.6                                   # a bright sky, not a night one
+    assert 0.3 < (blue - red > 0.25).float().mean() < 0.8     # blue sky between the clouds
+    assert 0.1 < (sky[0].min(0).values > 0.8).float().mean() < 0.6  # and white clouds
+
+
 def test_line_integral_convolution_smears_along_the_field():
     noise = np.random.default_rng(0).random((16, 16))
     rows_constant = np.repeat(noise[:, :1], 16, axis=1)

@@ -214,6 +214,23 @@ def test_attribution_overlays_get_a_colorbar_each_signed_or_not():
         nst.plot_attributions(image, {"bad": torch.rand(32, 32)})
 
 
+def test_attributions_can_be_drawn_blurred_and_split_by_sign_without_changing_them():
+    image = torch.rand(1, 3, 16, 24)
+    spikes = torch.zeros(1, 3, 16, 24)
+    spikes[0, 0, 4, 5], spikes[0, 1, 10, 15] = 1.0, -2.0
+    kept = spikes.clone()
+    fig = nst.plot_attributions(image, {"IG": spikes, "saliency": spikes.abs().amax(1)},
+                                show_input=False, smooth=1.5, split=True)
+    assert torch.equal(spikes, kept)  # only what is drawn is blurred
+    assert [ax.get_title() for ax in image_axes(fig)] == ["IG: pushes up", "IG: pushes down",
+                                                          "saliency"]
+    up, down = (ax.images[1].get_array() for ax in image_axes(fig)[:2])
+    assert (up[..., 3] > 0).sum() > 9 and (down[..., 3] > 0).sum() > 9  # each spike spread out
+    assert up[10, 15, 3] < 0.1 and down[4, 5, 3] < 0.1               # and each sign apart
+    limits = [bar.get_ylim() for bar in colorbars(fig)]
+    assert limits[0][0] == 0 and limits[1][1] == 0 and limits[0][1] == -limits[1][0]
+
+
 def test_completeness_figure_draws_one_panel_per_entry_and_one_line_per_rule():
     fig = nst.plot_completeness({"smooth": GAPS, "photo": GAPS}, title="gaps")
     assert [ax.get_title() for ax in fig.axes] == ["smooth", "photo"]
@@ -276,3 +293,13 @@ def test_computing_modules_do_not_import_matplotlib():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_channel_stats_put_one_dot_per_channel_at_its_mean_and_spread():
+    stats = {"a": torch.tensor([[0.5, 1.0], [2.0, 0.25]]), "b": torch.tensor([[1.0, 1.0]])}
+    fig = nst.plot.plot_channel_stats(stats)
+    dots = [c.get_offsets().tolist() for c in fig.axes[0].collections]
+    assert dots == [[[0.5, 1.0], [2.0, 0.25]], [[1.0, 1.0]]]
+    plt.close(fig)
+    with pytest.raises(ValueError, match=r"expected \(C, 2\)"):
+        nst.plot.plot_channel_stats({"a": torch.zeros(3, 3)})
