@@ -128,10 +128,15 @@ def check(name: str, student_fn: Callable[..., torch.Tensor]) -> None:
         AssertionError: with the entry that is off and by how much.
     """
     case = _case(name)
-    expected = load_references()[name]
     with only_this_function(student_fn, case.uses):
         got = student_fn(*case.inputs())  # with autograd on: some exercises take gradients
-    print(compare(name, got, expected, case.rtol, case.hint))
+    if case.accept is None:
+        print(compare(name, got, load_references()[name], case.rtol, case.hint))
+        return
+    failure = case.accept([case.inputs()], [torch.as_tensor(plain(got), dtype=torch.float64)])
+    if failure:
+        raise AssertionError(f"✘ {name}: {failure}. {case.hint}".strip())
+    print(f"✔ {name}: right (judged by its properties: more than one answer is right).")
 
 
 @contextlib.contextmanager
@@ -213,14 +218,42 @@ def judge_hidden(name: str, seed: int, outcomes: list[tuple[object, str | None]]
     Returns:
         str | None: None when every case matches; else what is wrong with the first bad case.
     """
+    case = _hidden(name)
+    if len(outcomes) != case.cases:
+        return f"✘ {name}: {len(outcomes)} of its {case.cases} hidden cases ran."
+    if case.accept is not None:
+        return judge_properties(name, seed, outcomes)
     answers = answers if answers is not None else hidden_answers(name, seed)
-    if len(outcomes) != len(answers):
-        return f"✘ {name}: {len(outcomes)} of its {len(answers)} hidden cases ran."
     for index, (outcome, expected) in enumerate(zip(outcomes, answers)):
         failure = judge_case(name, index, *outcome, expected)
         if failure:
             return failure
     return None
+
+
+def judge_properties(name: str, seed: int, outcomes: list[tuple[object, str | None]]) -> str | None:
+    """Judge all hidden cases of a check that accepts more than one answer, by their properties.
+
+    Args:
+        name: a check whose `HiddenCase` has ``accept``.
+        seed: the grading seed the inputs were drawn with.
+        outcomes: (value, error) per case, in case order.
+
+    Returns:
+        str | None: None when the results are right; else what is wrong.
+    """
+    case = _hidden(name)
+    for index, (value, error) in enumerate(outcomes):
+        if error is not None or value is None:
+            return (f"✘ {name} (hidden case {index + 1} of {case.cases}): your function raised "
+                    f"{error or 'nothing usable'}")
+    try:
+        results = [torch.as_tensor(value, dtype=torch.float64) for value, _ in outcomes]
+    except (TypeError, ValueError, RuntimeError) as err:
+        return f"✘ {name}: a result is not numbers of a regular shape ({err})"
+    inputs = [hidden_inputs(name, seed, i) for i in range(case.cases)]
+    failure = case.accept(inputs, results)
+    return f"✘ {name} (hidden cases): {failure}" if failure else None
 
 
 def judge_case(name: str, index: int, value: object, error: str | None,
@@ -287,6 +320,8 @@ def generate_references() -> dict:
     """
     out = {}
     for name, case in sorted(CASES.items()):
+        if case.accept is not None:   # judged by properties, not by stored values
+            continue
         with torch.no_grad():
             value = case.reference(*case.inputs())
         out[name] = torch.as_tensor(value, dtype=torch.float64).tolist()

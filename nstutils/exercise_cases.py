@@ -26,6 +26,9 @@ class Case:
 
     ``uses`` maps the names of the student's other functions that this one may call to the
     package's versions: the check swaps them in while it runs, so it tests one function only.
+    ``accept``, where an exercise has more than one right answer, judges the results by their
+    properties instead of comparing them with ``reference``: it takes the inputs of every case
+    and the student's results (float64), and returns what is wrong, or None.
     """
 
     inputs: Callable[[], tuple]
@@ -33,6 +36,7 @@ class Case:
     rtol: float = 1e-4
     hint: str = ""
     uses: Mapping[str, Callable] = field(default_factory=dict)
+    accept: Callable[[list[tuple], list[torch.Tensor]], str | None] | None = None
 
 
 def _generator(seed: int) -> torch.Generator:
@@ -96,6 +100,56 @@ def _detail_inputs() -> tuple:
     return dreamed, base, torch.rand(1, 3, 7, 10, generator=g)
 
 
+def _accept_shifts(inputs: list[tuple], results: list[torch.Tensor]) -> str | None:
+    """Jitter: each result is the image rolled by (dy, dx) within +-pixels, and over many draws
+    of 1 pixel the shifts reach both ends in both directions (the order of the draws is free)."""
+    reached: dict[int, list[tuple[int, int]]] = {}
+    for (image, pixels, _), result in zip(inputs, results):
+        image = image.double()
+        shifts = [(dy, dx) for dy in range(-pixels, pixels + 1) for dx in range(-pixels, pixels + 1)
+                  if result.shape == image.shape
+                  and torch.equal(torch.roll(image, (dy, dx), (-2, -1)), result)]
+        if not shifts:
+            return (f"your result is not the image shifted cyclically by at most {pixels} pixels "
+                    "in each direction (torch.roll along the last two dimensions)")
+        reached.setdefault(pixels, []).append(shifts[0])
+    seen = reached.get(1, [])
+    if len(seen) >= 24:   # a right jitter misses an end of 32 draws once in ~100 000 gradings
+        for axis, name in ((0, "dy"), (1, "dx")):
+            missing = {-1, 1} - {shift[axis] for shift in seen}
+            if missing:
+                return (f"in {len(seen)} draws with pixels=1, {name} was never {missing.pop():+d}: "
+                        "draw each shift from -pixels to +pixels, both ends included")
+    return None
+
+
+def _accept_integral(inputs: list[tuple], results: list[torch.Tensor]) -> str | None:
+    """Integrated gradients: as close to the integral as a left or right Riemann sum of the same
+    steps (so any Riemann rule, the midpoint or the trapezoid rule passes)."""
+    for index, ((model, x, base, steps), result) in enumerate(zip(inputs, results)):
+        exact = integrated_gradients(model, x, baseline=base, steps=256, method="gauss_legendre")
+        right = integrated_gradients(model, x, baseline=base, steps=steps, method="riemann")
+        at_x, at_base = (_input_gradient(model, p) for p in (x, base))
+        left = right - (x - base) * (at_x - at_base) / steps   # the sum over alpha = (k - 1) / m
+        worst = float(torch.maximum((left - exact).abs(), (right - exact).abs()).max())
+        tolerance = 1.5 * worst + 1e-6 * float(exact.abs().max()) + 1e-9
+        if result.shape != exact.shape:
+            return f"case {index + 1}: your result has shape {tuple(result.shape)}, not {tuple(x.shape)}"
+        error = float((result - exact.double()).abs().max())
+        if error > tolerance:
+            return (f"case {index + 1}: your attributions are {error:.3g} away from the integral, "
+                    f"where a Riemann sum of {steps} steps gets within {worst:.3g}: check the "
+                    "points alpha, the average of the gradients and the factor (x - x')")
+    return None
+
+
+def _input_gradient(model, points: torch.Tensor) -> torch.Tensor:
+    """dF/dx at each row of ``points`` (N, D) for a model with one output per row."""
+    with torch.enable_grad():
+        p = points.detach().clone().requires_grad_(True)
+        return torch.autograd.grad(model(p).sum(), p)[0]
+
+
 CASES: dict[str, Case] = {
     "gram_matrix": Case(_activations, _gram,
                         hint="Flatten to V of shape (N, C, H*W), compute V V^T, divide by H*W."),
@@ -105,8 +159,9 @@ CASES: dict[str, Case] = {
     "content_loss": Case(_content_inputs, lambda f, p: 0.5 * content_loss(f, p, "sum"),
                          hint="One value per image: 1/2 times the sum over C, H, W."),
     "jitter": Case(_jitter_inputs, lambda image, pixels, gen: Jitter(pixels)(image, gen),
-                   hint="Draw dy first, then dx, each with torch.randint(-pixels, pixels + 1, "
-                        "(), generator=generator)."),
+                   hint="Draw dy and dx, each with torch.randint(-pixels, pixels + 1, (), "
+                        "generator=generator), then torch.roll the last two dimensions.",
+                   accept=_accept_shifts),
     "blur": Case(_image_inputs(1.5), gaussian_blur, rtol=1e-3,
                  hint="Kernel radius ceil(2 sigma), normalized to sum 1, reflect padding."),
     "l2_decay": Case(_image_inputs(2.0), lambda image, weight: L2Decay(weight)(image),
@@ -114,7 +169,8 @@ CASES: dict[str, Case] = {
     "integrated_gradients": Case(
         _ig_inputs, lambda model, x, base, steps: integrated_gradients(
             model, x, baseline=base, steps=steps, method="riemann"),
-        hint="Right Riemann sum: alpha = k / steps for k = 1 ... steps; multiply by (x - x')."),
+        hint="Average the gradients at alpha = k / steps for k = 1 ... steps (or another "
+             "Riemann rule); multiply by (x - x').", accept=_accept_integral),
     "carry_detail": Case(_detail_inputs, carry_detail, rtol=1e-3,
                          hint="Upsample dreamed - base (it can be negative) to next_base's size."),
     "keep_colors": Case(_color_inputs, with_chroma_of, rtol=1e-3,
@@ -134,7 +190,7 @@ class HiddenCase:
     ``draw(generator, index)`` returns the inputs of case ``index`` (0 ... ``cases`` - 1); the same
     generator state always gives the same inputs, in the kernel and in the grader. ``solved_by``
     names the package functions that solve the exercise outright: the grader points out a
-    solution that calls one. ``uses`` is as for `Case`.
+    solution that calls one. ``uses`` and ``accept`` are as for `Case`.
     """
 
     draw: Callable[[torch.Generator, int], tuple]
@@ -143,6 +199,7 @@ class HiddenCase:
     cases: int = 4
     rtol: float = 1e-4
     uses: Mapping[str, Callable] = field(default_factory=dict)
+    accept: Callable[[list[tuple], list[torch.Tensor]], str | None] | None = None
 
 
 def _int(g: torch.Generator, low: int, high: int) -> int:
@@ -182,9 +239,14 @@ def _draw_pair(g: torch.Generator, i: int) -> tuple:
     return torch.rand(n, c, h, w, generator=g), torch.rand(1, c, h, w, generator=g)
 
 
+JITTER_CASES = 41  # 1 without shift, 32 of 1 pixel (enough to see both ends), 8 of 2 pixels
+
+
 def _draw_jitter(g: torch.Generator, i: int) -> tuple:
-    image = torch.rand(*_shape(g, side=(4, 9)), generator=g)
-    return image, i % 4, torch.Generator().manual_seed(_int(g, 0, 2 ** 30))
+    """Case 0: pixels 0; cases 1-32: pixels 1; then pixels 2; small random images."""
+    image = torch.rand(1, _int(g, 1, 2), _int(g, 4, 6), _int(g, 4, 6), generator=g)
+    pixels = 0 if i == 0 else 1 if i <= 32 else 2
+    return image, pixels, torch.Generator().manual_seed(_int(g, 0, 2 ** 30))
 
 
 def _draw_image(low: float, high: float):
@@ -238,13 +300,14 @@ HIDDEN: dict[str, HiddenCase] = {
                                ("content_loss",)),
     "content_gradient": HiddenCase(_draw_pair, lambda f, p: f - p, ("content_loss", "backward")),
     "jitter": HiddenCase(_draw_jitter, lambda image, pixels, gen: Jitter(pixels)(image, gen),
-                         ("Jitter",), cases=8),
+                         ("Jitter",), cases=JITTER_CASES, accept=_accept_shifts),
     "blur": HiddenCase(_draw_image(0.5, 2.0), gaussian_blur, ("gaussian_blur", "Blur"), rtol=1e-3),
     "l2_decay": HiddenCase(_draw_image(0.1, 3.0), lambda image, weight: L2Decay(weight)(image),
                            ("L2Decay",)),
     "integrated_gradients": HiddenCase(
         _draw_ig, lambda model, x, base, steps: integrated_gradients(
-            model, x, baseline=base, steps=steps, method="riemann"), ("integrated_gradients",)),
+            model, x, baseline=base, steps=steps, method="riemann"), ("integrated_gradients",),
+        accept=_accept_integral),
     "completeness_gap": HiddenCase(_draw_gap, _gap, ("completeness_gaps",)),
     "octave_sizes": HiddenCase(_draw_octaves, lambda h, w, n, s: octave_sizes(h, w, n, s, 1),
                                ("octave_sizes",), cases=6, rtol=0.0),

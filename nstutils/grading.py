@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from .checks import RECORDS_ENV, SEED_ENV, hidden_answers, judge_case
+from .checks import RECORDS_ENV, SEED_ENV, hidden_answers, judge_case, judge_properties
 from .exercise_cases import HIDDEN
 from .quick import QUICK_ENV
 from .sandbox import EXECUTED, Limits, RunResult, run_confined
@@ -193,7 +193,7 @@ def grade_submission(path: Path, assignments: dict[str, Assignment],
     if unreadable:
         graded.notes.append(f"tampering suspected: {unreadable} unreadable lines in the records")
     for task in assignment.tasks:
-        reason = _judge_task(task, by_case, answers, run, folder, graded.notes)
+        reason = _judge_task(task, by_case, answers, run, folder, graded.notes, seed)
         graded.points[task.grade_id] = 0.0 if reason else task.points
         if reason:
             graded.reasons.append(f"{task.grade_id}: {reason}")
@@ -347,12 +347,12 @@ def print_table(graded: list[Graded], seed: int) -> None:
 
 
 def _judge_task(task: Task, by_case: dict, answers: dict, run: RunResult, folder: Path,
-                notes: list[str]) -> str:
+                notes: list[str], seed: int) -> str:
     """Why a graded cell earns nothing ("" when it earns its points)."""
     for slot in task.checks:
         reasons = []
         for name in slot:
-            reason = _judge_check(name, by_case, answers[name], notes)
+            reason = _judge_check(name, by_case, answers[name], notes, seed)
             if not reason:
                 break
             reasons.append(reason)
@@ -364,15 +364,22 @@ def _judge_task(task: Task, by_case: dict, answers: dict, run: RunResult, folder
     return ""
 
 
-def _judge_check(name: str, by_case: dict, answers: list, notes: list[str]) -> str:
-    """Why a check failed ("" when every case has results and every result matches)."""
-    for index, expected in enumerate(answers):
-        outcomes = by_case.get((name, index), [])
-        if not outcomes:
-            return "no result"
-        if len(outcomes) > 1:
-            notes.append(f"tampering suspected: hidden check {name} reported {len(outcomes)} "
-                         "times (every report was judged)")
+def _judge_check(name: str, by_case: dict, answers: list, notes: list[str],
+                 seed: int) -> str:
+    """Why a check failed ("" when every case has results and every result is right)."""
+    reports = [by_case.get((name, index), []) for index in range(len(answers))]
+    if not all(reports):
+        return "no result"
+    if any(len(r) > 1 for r in reports):
+        notes.append(f"tampering suspected: hidden check {name} reported more than once per case "
+                     "(every report was judged)")
+    if HIDDEN[name].accept is not None:   # judged together, by properties: every report set
+        for turn in range(max(len(r) for r in reports)):
+            failure = judge_properties(name, seed, [r[min(turn, len(r) - 1)] for r in reports])
+            if failure:
+                return failure
+        return ""
+    for index, (outcomes, expected) in enumerate(zip(reports, answers)):
         for value, error in outcomes:
             failure = judge_case(name, index, value, error, expected)
             if failure:

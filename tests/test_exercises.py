@@ -13,7 +13,7 @@ from nbclient.exceptions import CellExecutionError
 import nstutils as nst
 from nstutils.assignments import BEGIN_HIDDEN, END_HIDDEN, student_notebook
 from nstutils.checks import (RECORDS_ENV, SEED_ENV, check, compare, generate_references,
-                             load_references)
+                             hidden_check, load_references)
 from nstutils.course import execute_notebook
 
 EXERCISES = Path(__file__).resolve().parent.parent / "notebooks" / "exercises"
@@ -116,7 +116,7 @@ def _wrong_keep_colors_mean_luminance(stylized, photo):
     return (photo - photo.mean(1, keepdim=True) + grey).clamp(0, 1)
 
 
-def _wrong_jitter_dx_first(image, pixels, generator):
+def _jitter_dx_first(image, pixels, generator):
     dx = int(torch.randint(-pixels, pixels + 1, (), generator=generator))
     dy = int(torch.randint(-pixels, pixels + 1, (), generator=generator))
     return torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
@@ -140,7 +140,7 @@ def _wrong_l2_decay_sum(image, weight):
     return weight * ((image - 0.5) ** 2).sum()
 
 
-def _wrong_ig_left_riemann(model, x, baseline, steps):
+def _ig_left_riemann(model, x, baseline, steps):
     total = torch.zeros_like(x)
     for k in range(steps):
         point = (baseline + k / steps * (x - baseline)).requires_grad_(True)
@@ -148,8 +148,20 @@ def _wrong_ig_left_riemann(model, x, baseline, steps):
     return (x - baseline) * total / steps
 
 
+def _ig_midpoint(model, x, baseline, steps):
+    total = torch.zeros_like(x)
+    for k in range(steps):
+        point = (baseline + (k + 0.5) / steps * (x - baseline)).requires_grad_(True)
+        total += torch.autograd.grad(model(point).sum(), point)[0]
+    return (x - baseline) * total / steps
+
+
+def _wrong_ig_one_point(model, x, baseline, steps):
+    return _ig_midpoint(model, x, baseline, 1)
+
+
 def _wrong_ig_plain_average_gradient(model, x, baseline, steps):
-    return _wrong_ig_left_riemann(model, x, baseline, steps) / (x - baseline).clamp(min=1e-6)
+    return _ig_left_riemann(model, x, baseline, steps) / (x - baseline).clamp(min=1e-6)
 
 
 def _wrong_gap_sign(model, x, baseline, attributions):
@@ -199,16 +211,15 @@ WRONG_ANSWERS = [
     ("ex2_content_loss", "content_loss_tests", {"my_content_loss": _wrong_content_loss_mean}),
     ("ex2_content_loss", "content_gradient_tests",
      {"my_content_gradient": _wrong_content_gradient_doubled}),
-    ("ex3_activation_maximization", "jitter_tests", {"my_jitter": _wrong_jitter_dx_first}),
     ("ex3_activation_maximization", "jitter_tests",
      {"my_jitter": _wrong_jitter_never_reaches_pixels}),
     ("ex3_activation_maximization", "regularizer_tests",
      {"my_regularizer": _wrong_blur_zero_padding, "CHOICE": "blur"}),
     ("ex3_activation_maximization", "regularizer_tests",
      {"my_regularizer": _wrong_l2_decay_sum, "CHOICE": "l2_decay"}),
-    ("ex4_integrated_gradients", "ig_tests", {"my_integrated_gradients": _wrong_ig_left_riemann}),
     ("ex4_integrated_gradients", "ig_tests",
      {"my_integrated_gradients": _wrong_ig_plain_average_gradient}),
+    ("ex4_integrated_gradients", "ig_tests", {"my_integrated_gradients": _wrong_ig_one_point}),
     ("ex4_integrated_gradients", "gap_tests", {"my_completeness_gap": _wrong_gap_sign}),
     ("ex5_deep_dream_octaves", "octaves_tests", {"my_octave_sizes": _wrong_octaves_largest_first}),
     ("ex5_deep_dream_octaves", "octaves_tests", {"my_octave_sizes": _wrong_octaves_truncated}),
@@ -295,3 +306,15 @@ def test_feedback_names_no_pattern_where_there_is_none():
     assert "same" not in str(info.value) and "transposed" not in str(info.value)
     with pytest.raises(AssertionError, match="another order"):
         compare("x", expected.T, expected)
+
+
+@pytest.mark.parametrize("name, function", [("jitter", _jitter_dx_first),
+                                            ("integrated_gradients", _ig_left_riemann),
+                                            ("integrated_gradients", _ig_midpoint)],
+                         ids=["jitter-dx-first", "ig-left-riemann", "ig-midpoint"])
+def test_every_valid_method_passes_the_visible_and_the_hidden_check(name, function, monkeypatch):
+    monkeypatch.delenv(RECORDS_ENV, raising=False)
+    check(name, function)
+    for seed in range(5):
+        monkeypatch.setenv(SEED_ENV, str(seed))
+        hidden_check(name, function)
