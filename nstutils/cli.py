@@ -20,6 +20,10 @@ import warnings
 from pathlib import Path
 
 REPO_NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+# Steps per scale of `nst stylize --scales N` unless --steps says otherwise: 100 at half size then
+# 100 at full size ended within about 10 % of the loss of 300 steps at full size, in less than half
+# the time (benchmarks/RESULTS.md).
+COARSE_TO_FINE_STEPS = 100
 
 
 class UsageError(Exception):
@@ -50,9 +54,16 @@ def _notebooks_folder(given: str | None) -> Path:
 
 
 def course(args: argparse.Namespace) -> int:
-    """Open the notebooks in JupyterLab, or with --html execute them all and write HTML."""
+    """Open the notebooks in JupyterLab, or with --html execute them all and write HTML.
+
+    Options ``nst course`` does not know (``--no-browser``, ``--port=8890``, ``--allow-root``
+    ...) go to ``jupyter lab`` unchanged.
+    """
     folder = _notebooks_folder(args.notebooks)
     if args.html:
+        if args.lab_options:
+            raise UsageError(f"{' '.join(args.lab_options)}: options for JupyterLab do not apply "
+                             "with --html, which runs the notebooks without it.")
         from .course import export_html
 
         try:
@@ -66,7 +77,7 @@ def course(args: argparse.Namespace) -> int:
             print(f"nst: {len(failed)} of {len(written)} notebooks failed; their HTML holds the "
                   "cells that ran.", file=sys.stderr)
         return 1 if failed else 0
-    return subprocess.call([sys.executable, "-m", "jupyter", "lab", str(folder)])
+    return subprocess.call([sys.executable, "-m", "jupyter", "lab", *args.lab_options, str(folder)])
 
 
 # --- nst stylize ------------------------------------------------------------------------------
@@ -91,12 +102,13 @@ def stylize(args: argparse.Namespace) -> int:
     if min(sizes) < MIN_SIZE:
         raise UsageError(f"--scales {args.scales} makes the first scale {sizes[0]} pixels; keep "
                          f"size / 2^(scales - 1) at {MIN_SIZE} or more.")
+    steps = _steps_per_scale(args.steps, args.scales)
     device = _device(args.device)
     model = load_model(args.model, device=device)
     content = _load(args.content, args.size, device, "CONTENT")
     styles = [_load(s, args.size, device, "STYLE") for s in args.style]
     image, stopped = _run(
-        style_transfer, content, styles, model, steps=args.steps, content_layers=args.content_layers,
+        style_transfer, content, styles, model, steps=steps, content_layers=args.content_layers,
         style_layers=args.style_layers, content_weight=args.content_weight,
         style_weight=args.style_weight, tv_weight=args.tv_weight, init=args.init,
         optimizer=args.optimizer, lr=args.lr, preserve_color=args.preserve_color,
@@ -104,6 +116,30 @@ def stylize(args: argparse.Namespace) -> int:
         sizes=sizes if args.scales > 1 else None, seed=args.seed, progress=not args.quiet,
         autocast=args.autocast)
     return _save(image, out, args, stopped)
+
+
+def _steps_per_scale(given: list[int] | None, scales: int) -> list[int]:
+    """The optimizer steps of each scale, from --steps and --scales.
+
+    Args:
+        given: --steps: one count for every scale, one per scale, or None for the default.
+        scales: --scales.
+
+    Returns:
+        list[int]: one count per scale, coarse to fine. By default 300 at one scale, and
+        `COARSE_TO_FINE_STEPS` per scale with several: the coarse scales start the finest one
+        close to its end, so the run takes less than half the time of 300 steps at full size.
+    """
+    from .style_settings import STEPS
+
+    if given is None:
+        return [STEPS] if scales == 1 else [COARSE_TO_FINE_STEPS] * scales
+    if len(given) == 1:
+        return given * scales
+    if len(given) != scales:
+        raise UsageError(f"--steps has {len(given)} counts for {scales} scales: give one count "
+                         "for every scale, or one per scale, coarse to fine.")
+    return given
 
 
 def _paint_with_stylizer(args: argparse.Namespace) -> int:
@@ -243,6 +279,12 @@ def _names(text: str) -> list[str]:
     return names
 
 
+def _counts(text: str) -> list[int]:
+    """An argparse type: comma-separated step counts, each 1 or more."""
+    parse = _number(int, 1)
+    return [parse(t) for t in text.split(",")]
+
+
 def _weights(text: str) -> list[float]:
     """An argparse type: comma-separated non-negative weights."""
     parse = _number(float, 0.0)
@@ -262,12 +304,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_course(sub) -> None:
-    p = sub.add_parser("course", help="open the course in JupyterLab, or render it to HTML")
+    p = sub.add_parser("course", help="open the course in JupyterLab, or render it to HTML",
+                       description="Open the course in JupyterLab. Other options go to jupyter "
+                       "lab unchanged: nst course --no-browser --port=8890 (--allow-root as "
+                       "root). With --html DIR, execute every notebook and write HTML that opens "
+                       "offline.", allow_abbrev=False)
     p.add_argument("--html", metavar="DIR", help="execute every notebook headless and write "
                    "HTML with the figures into DIR (no browser needed)")
     p.add_argument("--quick", action="store_true", help="small sizes and few steps")
     p.add_argument("--notebooks", metavar="DIR", help="the notebooks folder (default: ./notebooks)")
-    p.set_defaults(func=course)
+    p.set_defaults(func=course, lab_options=[])
 
 
 def _add_stylize(sub) -> None:
@@ -288,10 +334,12 @@ def _add_stylize(sub) -> None:
                    help="where to save (.png, .jpg)")
     p.add_argument("--size", type=_side(), default=384,
                    help="longer side of the result (default %(default)s)")
-    p.add_argument("--steps", type=_number(int, 1), default=STEPS,
-                   help="steps per scale (default %(default)s)")
+    p.add_argument("--steps", type=_counts, metavar="N[,N...]",
+                   help=f"optimizer steps: one count for every scale, or one per scale, coarse to "
+                   f"fine (default {STEPS}; with --scales, {COARSE_TO_FINE_STEPS} per scale)")
     p.add_argument("--scales", type=_number(int, 1), default=1, metavar="N",
-                   help="coarse-to-fine: N sizes, each twice the previous, ending at --size")
+                   help="coarse-to-fine: N sizes, each twice the previous, ending at --size; "
+                   f"{COARSE_TO_FINE_STEPS} steps each unless --steps says otherwise")
     p.add_argument("--content-weight", type=_number(float, 0.0), default=CONTENT_WEIGHT,
                    metavar="ALPHA", help="alpha, the weight of the content loss (default %(default)s)")
     p.add_argument("--style-weight", type=_number(float, 0.0), default=STYLE_WEIGHT,
@@ -404,10 +452,15 @@ def _run_command(argv: list[str] | None) -> int:
     from .models import UnknownLayerError
     from .optim import OptimizationError
 
+    parser = build_parser()
     try:
-        args = build_parser().parse_args(argv)
+        args, unknown = parser.parse_known_args(argv)
+        if unknown and args.command != "course":  # nst course passes them on to jupyter lab
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     except SystemExit as exit_:  # --help, or a bad argument already reported in one line
         return exit_.code
+    if unknown:
+        args.lab_options = unknown
     try:
         return args.func(args)
     except UsageError as err:

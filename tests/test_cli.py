@@ -1,5 +1,8 @@
 """The nst command line: stylize and dream end to end, and one clear line for each bad argument."""
 
+from types import SimpleNamespace
+
+import nbformat
 import PIL.Image
 import pytest
 import torch
@@ -60,6 +63,10 @@ def test_dream_end_to_end(tmp_path):
     (["dream", "chelsea", "--layer", "logits"], "spatial layer"),
     (["dream", "chelsea", "--channel", "5000"], "must be between 0 and"),
     (["stylize", "chelsea", "swirl", "--size", "100000"], "--size: must be at most 8192"),
+    (["stylize", "chelsea", "swirl", "--scales", "2", "--steps", "1,2,3"],
+     "--steps has 3 counts for 2 scales"),
+    (["stylize", "chelsea", "swirl", "--steps", "10,0"], "--steps: must be at least 1, got 0"),
+    (["dream", "chelsea", "--no-browser"], "unrecognized arguments: --no-browser"),
 ])
 def test_bad_arguments_get_one_clear_line_and_status_2(tmp_path, capsys, args, message):
     code = main(fast(*args, "-o", str(tmp_path / "out.png")))
@@ -161,6 +168,49 @@ def test_course_on_a_folder_without_notebooks_fails(tmp_path, capsys):
     for html in ([], ["--html", str(tmp_path / "html")]):
         err = _one_line_error(capsys, main(["course", "--notebooks", str(tmp_path), *html]))
         assert f"no notebooks (*.ipynb) in {tmp_path}".lower() in err.lower()
+
+
+@pytest.mark.parametrize("options, steps, sizes", [
+    ([], [300], None),                                           # one scale: the library's default
+    (["--scales", "2"], [100, 100], [32, 64]),                   # coarse to fine: 200, not 600
+    (["--scales", "3", "--size", "128"], [100, 100, 100], [32, 64, 128]),
+    (["--scales", "2", "--steps", "50"], [50, 50], [32, 64]),    # one count for every scale
+    (["--scales", "2", "--steps", "80,40"], [80, 40], [32, 64]),  # one per scale, coarse to fine
+])
+def test_stylize_steps_per_scale(tmp_path, monkeypatch, options, steps, sizes):
+    runs = []
+
+    def record(content, style, model, **kwargs):
+        runs.append((kwargs["steps"], kwargs["sizes"]))
+        return torch.zeros(1, 3, 64, 64), SimpleNamespace(interrupted=False)
+
+    monkeypatch.setattr("nstutils.style.style_transfer", record)
+    assert main(["stylize", "chelsea", "swirl", "-o", str(tmp_path / "out.png"), "--size", "64",
+                 "--device", "cpu", "--quiet", *options]) == 0
+    assert runs == [(steps, sizes)]
+
+
+def test_course_passes_options_it_does_not_know_to_jupyterlab(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), notebooks / "00_tour.ipynb")
+    commands = []
+    monkeypatch.setattr("nstutils.cli.subprocess.call", lambda command: commands.append(command) or 0)
+    assert main(["course", "--notebooks", str(notebooks), "--no-browser", "--port=8890",
+                 "--allow-root", "--ip", "0.0.0.0"]) == 0
+    (command,) = commands
+    assert command[1:4] == ["-m", "jupyter", "lab"] and command[-1] == str(notebooks)
+    assert command[4:-1] == ["--no-browser", "--port=8890", "--allow-root", "--ip", "0.0.0.0"]
+
+
+def test_course_html_refuses_jupyterlab_options(tmp_path, capsys):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    nbformat.write(nbformat.v4.new_notebook(), notebooks / "00_tour.ipynb")
+    err = _one_line_error(capsys, main(["course", "--notebooks", str(notebooks), "--html",
+                                        str(tmp_path / "html"), "--no-browser"]))
+    assert "--no-browser: options for JupyterLab do not apply with --html" in err
+    assert not (tmp_path / "html").exists()
 
 
 # --- file:// inputs, Ctrl-C while loading, warnings in one line --------------------------------
