@@ -163,9 +163,10 @@ def _paint_with_stylizer(args: argparse.Namespace) -> int:
 def train_style(args: argparse.Namespace) -> int:
     """Train a stylizer on the course's photos (or --photos) and save it."""
     from .models import load_model
-    from .stylizer import check_stylizer_output, train_stylizer
+    from .images import check_output
+    from .stylizer import train_stylizer
 
-    out = check_stylizer_output(args.output, inputs=[args.style], overwrite=args.force)
+    out = check_output(args.output, inputs=[args.style], overwrite=args.force, image=False)
     if args.photos is not None and not Path(args.photos).expanduser().is_dir():
         raise UsageError(f"--photos {args.photos} is not a folder: give a folder of pictures.")
     device = _device(args.device)

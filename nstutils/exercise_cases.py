@@ -214,24 +214,17 @@ def _shape(g: torch.Generator, channels: int | None = None, side: tuple[int, int
     return _int(g, *batch), c, _int(g, *side), _int(g, *side)
 
 
-def _draw_style(g: torch.Generator, i: int) -> tuple:
-    n, layers = _int(g, 1, 3), ("a", "b", "c")[: 2 + i % 2]
-    channels = {name: _int(g, 2, 5) for name in layers}
-    features = {name: torch.rand(n, c, _int(g, 2, 5), _int(g, 2, 5), generator=g)
-                for name, c in channels.items()}
-    targets = {name: gram_matrix(torch.rand(1, c, _int(g, 2, 5), _int(g, 2, 5), generator=g))
-               for name, c in channels.items()}
-    return features, targets, {name: float(torch.rand((), generator=g)) + 0.1 for name in layers}
-
-
-def _draw_stats(g: torch.Generator, i: int) -> tuple:
-    n, layers = _int(g, 1, 3), ("a", "b", "c")[: 2 + i % 2]
-    channels = {name: _int(g, 2, 5) for name in layers}
-    features = {name: torch.rand(n, c, _int(g, 2, 5), _int(g, 2, 5), generator=g)
-                for name, c in channels.items()}
-    targets = {name: mean_std(torch.rand(1, c, _int(g, 2, 5), _int(g, 2, 5), generator=g))
-               for name, c in channels.items()}
-    return features, targets, {name: float(torch.rand((), generator=g)) + 0.1 for name in layers}
+def _draw_layers(statistic: Callable[[torch.Tensor], torch.Tensor]):
+    """Draws (features, style targets, weights) over 2 or 3 layers, targets by ``statistic``."""
+    def draw(g: torch.Generator, i: int) -> tuple:
+        n, layers = _int(g, 1, 3), ("a", "b", "c")[: 2 + i % 2]
+        channels = {name: _int(g, 2, 5) for name in layers}
+        features = {name: torch.rand(n, c, _int(g, 2, 5), _int(g, 2, 5), generator=g)
+                    for name, c in channels.items()}
+        targets = {name: statistic(torch.rand(1, c, _int(g, 2, 5), _int(g, 2, 5), generator=g))
+                   for name, c in channels.items()}
+        return features, targets, {name: float(torch.rand((), generator=g)) + 0.1 for name in layers}
+    return draw
 
 
 def _draw_pair(g: torch.Generator, i: int) -> tuple:
@@ -294,7 +287,7 @@ def _draw_colors(g: torch.Generator, i: int) -> tuple:
 HIDDEN: dict[str, HiddenCase] = {
     "gram_matrix": HiddenCase(lambda g, i: (torch.rand(*_shape(g), generator=g),),
                               _gram, ("gram_matrix",)),
-    "style_loss": HiddenCase(_draw_style, style_loss, ("style_loss", "layer_style_loss"),
+    "style_loss": HiddenCase(_draw_layers(gram_matrix), style_loss, ("style_loss", "layer_style_loss"),
                              uses={"my_gram_matrix": _gram}),
     "content_loss": HiddenCase(_draw_pair, lambda f, p: 0.5 * content_loss(f, p, "sum"),
                                ("content_loss",)),
@@ -316,7 +309,7 @@ HIDDEN: dict[str, HiddenCase] = {
                               rtol=1e-3),
     "mean_std": HiddenCase(lambda g, i: (torch.rand(*_shape(g), generator=g),), mean_std,
                            ("mean_std", "var_mean", "std_mean")),
-    "mean_std_loss": HiddenCase(_draw_stats, mean_std_loss,
+    "mean_std_loss": HiddenCase(_draw_layers(mean_std), mean_std_loss,
                                 ("mean_std_loss", "layer_mean_std_loss"),
                                 uses={"my_mean_std": mean_std}),
 }

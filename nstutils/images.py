@@ -474,8 +474,9 @@ def write_atomically(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     return path
 
 
-def check_output(path: str | Path, inputs: Sequence[Any] = (), overwrite: bool = False) -> Path:
-    """Check, before any long work, that an image can be saved at ``path``.
+def check_output(path: str | Path, inputs: Sequence[Any] = (), overwrite: bool = False,
+                 image: bool = True) -> Path:
+    """Check, before any long work, that an image (or another file) can be saved at ``path``.
 
     Refuses an extension Pillow cannot write (``.psd`` is read-only), a folder, a path under a
     regular file or in a folder that cannot be written, one of the ``inputs`` (always), and an
@@ -485,6 +486,7 @@ def check_output(path: str | Path, inputs: Sequence[Any] = (), overwrite: bool =
         path: where the image will go.
         inputs: the run's inputs (paths; URLs and names are skipped), never to be replaced.
         overwrite: an existing file may be replaced.
+        image: check that Pillow can write the extension; False for other files (a stylizer).
 
     Returns:
         Path: ``path`` with ``~`` expanded.
@@ -494,15 +496,17 @@ def check_output(path: str | Path, inputs: Sequence[Any] = (), overwrite: bool =
     """
     path = Path(path).expanduser()
     if path.is_dir():
-        raise OutputError(f"{path} is a folder: give a file name such as {path / 'out.png'}.")
-    _output_format(path)
-    if any(same_file(path, src) for src in inputs):
+        example = path / ("out.png" if image else "out.pt")
+        raise OutputError(f"{path} is a folder: give a file name such as {example}.")
+    if image:
+        _output_format(path)
+    if any(_same_file(path, src) for src in inputs):
         raise OutputError(f"{path} is one of the inputs; inputs are never overwritten: choose "
                           "another output name.")
     if path.exists() and not overwrite:
         raise OutputError(f"{path} already exists: choose another name, or allow replacing it "
                           "(overwrite=True in Python, --force for nst).")
-    check_folder(path.parent)
+    _check_folder(path.parent)
     return path
 
 
@@ -527,7 +531,7 @@ def _can_write(name: str) -> bool:
     return True
 
 
-def same_file(path: Path, src: Any) -> bool:
+def _same_file(path: Path, src: Any) -> bool:
     """Whether ``src`` (a path or a file:// URL; other URLs and names are none) is ``path``."""
     text = str(src)
     parts = urllib.parse.urlsplit(text)
@@ -537,7 +541,7 @@ def same_file(path: Path, src: Any) -> bool:
     return path.exists() and other.is_file() and os.path.samefile(path, other)
 
 
-def check_folder(folder: Path) -> None:
+def _check_folder(folder: Path) -> None:
     """Refuse a folder that is under a regular file or cannot be written (a file is tried)."""
     existing = next(p for p in (folder, *folder.parents) if p.exists())
     if not existing.is_dir():

@@ -29,8 +29,7 @@ from torch import nn
 
 from .data import sample_image, sample_names
 from .devices import default_device
-from .images import (ImageError, OutputError, check_folder, same_file, load_image, resize,
-                     write_atomically)
+from .images import ImageError, check_output, load_image, resize, write_atomically
 from .losses import STYLE_STATS, ContentLoss, StyleLoss, check_style_stat, tv_loss
 from .models import FeatureNetwork, resolve_model
 from .optim import History, LossTerms, optimize
@@ -160,36 +159,11 @@ class Stylizer(nn.Module):
         Returns:
             Path: the file written.
         """
-        path = check_stylizer_output(path, overwrite=overwrite)
+        path = check_output(path, overwrite=overwrite, image=False)
         state = {"format": FORMAT, "settings": dict(self.settings),
                  "losses": {k: list(v) for k, v in self.history.losses.items()},
                  "weights": {k: v.detach().cpu().clone() for k, v in self.state_dict().items()}}
         return write_atomically(path, lambda file: torch.save(state, file))
-
-
-def check_stylizer_output(path: str | Path, inputs: Sequence[Any] = (),
-                          overwrite: bool = False) -> Path:
-    """Check, before training, that a stylizer can be saved at ``path``.
-
-    Args:
-        path: where it will go.
-        inputs: the run's inputs (paths; URLs and names are skipped), never to be replaced.
-        overwrite: an existing file may be replaced.
-
-    Returns:
-        Path: ``path`` with ``~`` expanded.
-    """
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder: give a file name such as {path / 'stylizer.pt'}.")
-    if any(same_file(path, src) for src in inputs):
-        raise OutputError(f"{path} is one of the inputs; inputs are never overwritten: choose "
-                          "another output name.")
-    if path.exists() and not overwrite:
-        raise OutputError(f"{path} already exists: choose another name, or allow replacing it "
-                          "(overwrite=True in Python, --force for nst).")
-    check_folder(path.parent)
-    return path
 
 
 def load_stylizer(path: str | Path, device: torch.device | str | None = None) -> Stylizer:

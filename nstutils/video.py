@@ -124,20 +124,14 @@ def smooth(frames: torch.Tensor, boxes: torch.Tensor | None = None,
 
 
 def save_gif(frames: torch.Tensor, path: str | Path, fps: int = 8, overwrite: bool = True) -> Path:
-    """Write a clip as a looping animated GIF, atomically (a temporary file, then a rename).
+    """Write a clip as a looping animated GIF: `nstutils.dream.save_gif` on its frames.
 
     Args:
         frames: (T, 3, H, W) in [0, 1].
-        path: the file to write, ending in .gif (folders are created); checked with
-            `nstutils.check_output`.
-        fps: frames per second.
-        overwrite: replace an existing file (refused when False).
+        path, fps, overwrite: as for `nstutils.dream.save_gif`.
 
     Returns:
         Path: the file written.
-
-    Raises:
-        OutputError: ``path`` cannot be written (nothing is left there).
     """
     frames = _check_clip(frames, None, low=1)
     return dream.save_gif(list(frames.split(1)), path, fps=fps, overwrite=overwrite)
