@@ -149,8 +149,8 @@ def grade_batch(submissions: list[Path], assignments: dict[str, Assignment],
         for number, path in enumerate(submissions, 1):
             folder = Path(root) / f"{number:03d}"
             folder.mkdir()
-            result = grade_submission(Path(path), assignments, answers, folder, limits or Limits(), seed,
-                                      quick, instructor_dir)
+            result = grade_submission(Path(path), assignments, answers, folder,
+                                      limits or Limits(), seed, quick, instructor_dir)
             graded.append(result)
             if feedback is not None and (folder / EXECUTED).is_file():
                 Path(feedback).mkdir(parents=True, exist_ok=True)
@@ -163,6 +163,16 @@ def grade_submission(path: Path, assignments: dict[str, Assignment],
                      answers: dict[str, list], folder: Path, limits: Limits, seed: int,
                      quick: bool, instructor_dir: Path) -> Graded:
     """Grade one submission in ``folder`` (see the module docstring).
+
+    Args:
+        path: the student's notebook.
+        assignments: from `load_assignments`.
+        answers: check name -> the package's answers for this seed (`hidden_answers`).
+        folder: an empty folder for this run (the only place it may write).
+        limits: time and memory for the run.
+        seed: the batch's seed.
+        quick: run the pictures at quick-mode sizes.
+        instructor_dir: kept out of the run's sight.
 
     Returns:
         Graded: points per graded cell, with the reason for every lost point.
