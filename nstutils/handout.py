@@ -8,6 +8,7 @@ the controls' values), and the page loads no script at all.
 
 import copy
 import html
+import re
 
 import latex2mathml.converter
 import nbformat
@@ -15,6 +16,8 @@ from jinja2 import DictLoader, pass_context
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
+# Operator names latex2mathml does not know (it would print them as "\\arg"): written upright.
+UPRIGHT_NAMES = re.compile(r"\\(arg|argmin|argmax)(?![A-Za-z])")
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
 
@@ -64,6 +67,7 @@ def tex_to_mathml(tex: str, block: bool) -> str:
     Returns:
         str: a ``<math>`` element; a formula latex2mathml cannot read stays TeX, in code style.
     """
+    tex = UPRIGHT_NAMES.sub(r"\\mathrm{\1}", tex)
     try:
         return latex2mathml.converter.convert(tex, display="block" if block else "inline")
     except Exception:  # noqa: BLE001 - latex2mathml's errors share no base class; show the TeX

@@ -95,3 +95,8 @@ def test_closed_or_hidden_widgets_leave_no_empty_box():
 def test_unreadable_tex_stays_tex_in_code_style():
     assert tex_to_mathml("x^2", block=False).startswith("<math")
     assert tex_to_mathml("x^", block=True) == '<code class="nst-tex">$$x^$$</code>'
+
+
+def test_operator_names_latex2mathml_lacks_are_written_upright():
+    mathml = tex_to_mathml(r"\arg\min_{x} f(x)", block=True)
+    assert "\\arg" not in mathml and mathml.count('mathvariant="normal"') == 3
