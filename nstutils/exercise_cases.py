@@ -53,20 +53,16 @@ def _activations() -> tuple:
     return (torch.rand(2, 4, 5, 6, generator=_generator(1)),)
 
 
-def _style_inputs() -> tuple:
-    g = _generator(2)
-    features = {"a": torch.rand(2, 3, 4, 4, generator=g), "b": torch.rand(2, 5, 2, 3, generator=g)}
-    targets = {"a": gram_matrix(torch.rand(1, 3, 6, 6, generator=g)),
-               "b": gram_matrix(torch.rand(1, 5, 3, 3, generator=g))}
-    return features, targets, {"a": 0.25, "b": 0.75}
-
-
-def _stats_inputs() -> tuple:
-    g = _generator(8)
-    features = {"a": torch.rand(2, 3, 4, 4, generator=g), "b": torch.rand(2, 5, 2, 3, generator=g)}
-    targets = {"a": mean_std(torch.rand(1, 3, 6, 6, generator=g)),
-               "b": mean_std(torch.rand(1, 5, 3, 3, generator=g))}
-    return features, targets, {"a": 0.25, "b": 0.75}
+def _layer_inputs(seed: int, statistic: Callable[[torch.Tensor], torch.Tensor]):
+    """Fixed (features, style targets by ``statistic``, weights) over two layers."""
+    def inputs() -> tuple:
+        g = _generator(seed)
+        features = {"a": torch.rand(2, 3, 4, 4, generator=g),
+                    "b": torch.rand(2, 5, 2, 3, generator=g)}
+        targets = {"a": statistic(torch.rand(1, 3, 6, 6, generator=g)),
+                   "b": statistic(torch.rand(1, 5, 3, 3, generator=g))}
+        return features, targets, {"a": 0.25, "b": 0.75}
+    return inputs
 
 
 def _content_inputs() -> tuple:
@@ -153,7 +149,7 @@ def _input_gradient(model, points: torch.Tensor) -> torch.Tensor:
 CASES: dict[str, Case] = {
     "gram_matrix": Case(_activations, _gram,
                         hint="Flatten to V of shape (N, C, H*W), compute V V^T, divide by H*W."),
-    "style_loss": Case(_style_inputs, style_loss,
+    "style_loss": Case(_layer_inputs(2, gram_matrix), style_loss,
                        hint="E_l = sum over (i, j) of (G_ij - A_ij)^2, then sum w_l E_l.",
                        uses={"my_gram_matrix": _gram}),
     "content_loss": Case(_content_inputs, lambda f, p: 0.5 * content_loss(f, p, "sum"),
@@ -177,7 +173,7 @@ CASES: dict[str, Case] = {
                         hint="Y from the stylized image, Cb and Cr from the photo."),
     "mean_std": Case(_activations, mean_std,
                      hint="Mean over H*W; population variance (divide by H*W); sqrt(var + 1e-5)."),
-    "mean_std_loss": Case(_stats_inputs, mean_std_loss,
+    "mean_std_loss": Case(_layer_inputs(8, mean_std), mean_std_loss,
                           hint="E_l = sum over channels of (mu - mu_t)^2 + (sigma - sigma_t)^2, "
                                "then sum w_l E_l.", uses={"my_mean_std": mean_std}),
 }

@@ -65,3 +65,24 @@ def http_server(tmp_path):
 def image_dir(tmp_path) -> Path:
     """A folder for test images."""
     return tmp_path
+
+
+@pytest.fixture
+def ctrl_c_at(monkeypatch):
+    """Press Ctrl-C at the given Adam step: ``ctrl_c_at(3)`` raises KeyboardInterrupt there.
+
+    The call returns the list that gets one entry per step attempted, to count them.
+    """
+    def arm(step: int) -> list:
+        steps = []
+        adam_step = torch.optim.Adam.step
+
+        def step_or_interrupt(self, *args, **kwargs):
+            steps.append(1)
+            if len(steps) == step:
+                raise KeyboardInterrupt
+            return adam_step(self, *args, **kwargs)
+
+        monkeypatch.setattr(torch.optim.Adam, "step", step_or_interrupt)
+        return steps
+    return arm

@@ -144,18 +144,9 @@ def test_a_hostile_image_gets_one_line(tmp_path, capsys, width, message):
     (["stylize", "chelsea", "swirl", "--scales", "2"], 3),  # stopped in the coarse scale
     (["dream", "chelsea", "--octaves", "2"], 3),            # stopped in the first octave
 ])
-def test_ctrl_c_saves_what_was_done_at_the_size_asked_for(tmp_path, capsys, monkeypatch, command,
+def test_ctrl_c_saves_what_was_done_at_the_size_asked_for(tmp_path, capsys, ctrl_c_at, command,
                                                           steps_run):
-    steps = []
-    adam_step = torch.optim.Adam.step
-
-    def press_ctrl_c_at_the_third_step(self, *args, **kwargs):
-        steps.append(1)
-        if len(steps) == 3:
-            raise KeyboardInterrupt
-        return adam_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", press_ctrl_c_at_the_third_step)
+    steps = ctrl_c_at(3)
     out = tmp_path / "out.png"
     code = main(fast(*command, "-o", str(out), "--steps", "5", "--size", "96"))
     err = capsys.readouterr().err

@@ -114,17 +114,8 @@ def test_bad_photo_folders_get_clear_errors(model, swirl, tmp_path):
         train_stylizer(swirl, model, photos=tmp_path, steps=1, **TINY)
 
 
-def test_ctrl_c_keeps_what_was_trained(model, swirl, photos, monkeypatch):
-    steps = []
-    adam_step = torch.optim.Adam.step
-
-    def press_ctrl_c_at_the_third_step(self, *args, **kwargs):
-        steps.append(1)
-        if len(steps) == 3:
-            raise KeyboardInterrupt
-        return adam_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", press_ctrl_c_at_the_third_step)
+def test_ctrl_c_keeps_what_was_trained(model, swirl, photos, ctrl_c_at):
+    ctrl_c_at(3)
     stylizer = train_stylizer(swirl, model, photos=photos, steps=10, **TINY)
     assert stylizer.history.interrupted and stylizer.history.steps == 2
     assert stylizer.settings["interrupted"] and stylizer.settings["steps"] == 2
@@ -229,17 +220,8 @@ def test_bad_arguments_get_one_line_and_status_2(tmp_path, capsys, args, message
     assert not names["OUT.png"].exists() and not names["OUT.pt"].exists()
 
 
-def test_train_style_ctrl_c_saves_the_stylizer_so_far(tmp_path, capsys, monkeypatch):
-    steps = []
-    adam_step = torch.optim.Adam.step
-
-    def press_ctrl_c_at_the_second_step(self, *args, **kwargs):
-        steps.append(1)
-        if len(steps) == 2:
-            raise KeyboardInterrupt
-        return adam_step(self, *args, **kwargs)
-
-    monkeypatch.setattr(torch.optim.Adam, "step", press_ctrl_c_at_the_second_step)
+def test_train_style_ctrl_c_saves_the_stylizer_so_far(tmp_path, capsys, ctrl_c_at):
+    ctrl_c_at(2)
     out = tmp_path / "swirl.pt"
     code = main(["train-style", "swirl", "-o", str(out), *CLI_TINY, "--steps", "5"])
     err = capsys.readouterr().err
