@@ -34,6 +34,7 @@ def _share_the_cores() -> None:
 _share_the_cores()
 
 _EXPORTS = {
+    "activations": ["activation_entropy", "layer_entropies", "softmax_activations"],
     "devices": ["default_device", "describe_device"],
     "download": ["CachedFileError", "DownloadError"],
     "images": ["ImageError", "OutputError", "check_output", "image_grid", "load_image", "resize",
@@ -54,7 +55,7 @@ _EXPORTS = {
     "dream": ["deep_dream", "dream_gradient", "dream_objective", "dream_zoom", "save_gif"],
     "attribution": ["IGReport", "completeness_gaps", "integrated_gradients",
                     "integrated_gradients_report", "make_baseline", "saliency", "smoothgrad"],
-    "patches": ["patch_pool", "top_patches", "unit_maxima"],
+    "patches": ["patch_crop", "patch_pool", "strongest_units", "top_patches", "unit_maxima"],
     "receptive_fields": ["receptive_field"],
     "losses": ["content_loss", "gram_matrix", "layer_mean_std_loss", "layer_style_loss", "mean_std",
                "mean_std_loss", "style_loss", "tv_loss"],
@@ -64,7 +65,7 @@ _EXPORTS = {
     "plot": ["plot_feature_maps", "plot_filters", "plot_losses", "plot_spectra", "plot_top_k",
              "show_images"],
     "plot_attribution": ["plot_attributions", "plot_completeness"],
-    "plot_units": ["plot_dataset_vs_optimized", "plot_patches"],
+    "plot_units": ["plot_dataset_vs_optimized", "plot_patches", "plot_unit_grid"],
     "validate": ["ArgumentError", "DeviceError", "ImageArgumentError", "NumberError", "SizeError",
                  "TargetError"],
 }

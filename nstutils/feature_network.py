@@ -55,6 +55,7 @@ class FeatureNetwork(nn.Module):
         self._stages = list(stages)
         self._layers = dict(layers)
         self.min_size = min_size
+        self.weights = "imagenet"  # or "random" (see load_model)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1))
         self._shapes: dict[str, tuple[int, ...]] = {}
@@ -70,7 +71,9 @@ class FeatureNetwork(nn.Module):
         return [name for name, shape in self._probe_shapes().items() if len(shape) == 4]
 
     def __repr__(self) -> str:
-        return f"FeatureNetwork({self.name!r}, {len(self._layers)} layers, device={self.device})"
+        weights = "" if self.weights == "imagenet" else f", weights={self.weights!r}"
+        return (f"FeatureNetwork({self.name!r}, {len(self._layers)} layers{weights}, "
+                f"device={self.device})")
 
     @property
     def device(self) -> torch.device:

@@ -26,6 +26,8 @@ from collections.abc import Callable, Mapping
 
 import torch
 
+from .activations import check_transform, transformed
+
 GRAM_NORMALIZATIONS = ("none", "hw", "chw")
 REDUCTIONS = ("sum", "mean")
 STD_EPS = 1e-5  # added to the variance before its square root, whose gradient is infinite at 0
@@ -304,15 +306,20 @@ class StyleLoss:
             ``"hw"``), or (1, C, 2) `mean_std` statistics with ``stat="mean_std"``.
         weights: layer -> w_l (a float or a (1 or N,) tensor).
         stat: ``"gram"`` (`style_loss`) or ``"mean_std"`` (`mean_std_loss`).
+        transform: None, or ``"softmax"``: the activations go through
+            `nstutils.activations.softmax_activations` before the statistic (the targets must
+            have been taken the same way).
     """
 
     def __init__(self, targets: Mapping[str, torch.Tensor],
-                 weights: Mapping[str, float | torch.Tensor], stat: str = "gram"):
+                 weights: Mapping[str, float | torch.Tensor], stat: str = "gram",
+                 transform: str | None = None):
         if not targets:
             raise ValueError("StyleLoss needs the targets of at least one layer.")
         self.targets = {name: t.detach().float() for name, t in targets.items()}
         self.weights = dict(weights)
         self.stat = check_style_stat(stat)
+        self.transform = check_transform(transform)
 
     @property
     def layers(self) -> list[str]:
@@ -332,9 +339,9 @@ class StyleLoss:
         layer_loss = STYLE_STATS[self.stat][1]
         weights = {}
         for name, target in self.targets.items():
-            start = layer_loss(features[name].detach(), target)
+            start = layer_loss(transformed(features[name].detach(), self.transform), target)
             weights[name] = self.weights[name] / start.clamp_min(1e-12 + 1e-8 * target.pow(2).sum())
-        return StyleLoss(self.targets, weights, self.stat)
+        return StyleLoss(self.targets, weights, self.stat, self.transform)
 
     def __call__(self, features: Mapping[str, torch.Tensor]) -> torch.Tensor:
         """Compare activations with the targets.
@@ -346,4 +353,6 @@ class StyleLoss:
             (N,) sum_l w_l E_l.
         """
         loss = style_loss if self.stat == "gram" else mean_std_loss
+        if self.transform is not None:
+            features = {name: transformed(features[name], self.transform) for name in self.targets}
         return loss(features, self.targets, self.weights)

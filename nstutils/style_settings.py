@@ -35,6 +35,7 @@ LEARNING_RATES = {"adam": 0.05, "lbfgs": 1.0}
 LR_DECAY = {"adam": 0.1, "lbfgs": 1.0}  # Adam's rate falls to a tenth; L-BFGS searches its steps
 INITS = ("content", "noise")
 PRESERVE_COLOR = ("luminance", "histogram")
+PIXEL_CONSTRAINTS = ("clamp", "none", "sigmoid")  # how style_transfer keeps pixels in [0, 1]
 
 Size = tuple[int, int]
 
@@ -55,6 +56,7 @@ class PaintSettings:
         log_every: record losses every this many steps.
         desc: the progress bar's label ("style transfer", ...).
         weights: the loss weights, named when the run diverges.
+        pixels: how the pixels stay in [0, 1]: ``"clamp"``, ``"none"`` or ``"sigmoid"``.
     """
 
     scales: list[Size]
@@ -68,6 +70,7 @@ class PaintSettings:
     log_every: int = 10
     desc: str = "optimizing"
     weights: Mapping[str, object] | None = None
+    pixels: str = "clamp"
 
     @property
     def lr_decay(self) -> float:
@@ -98,6 +101,9 @@ def paint_settings(scales: list[Size], steps: int | Sequence[int], optimizer: st
     check_number(tv_weight, "tv_weight")
     check_number(options.get("style_scale", 1.0), "style_scale", positive=True)
     check_count(options.get("log_every", 10), "log_every", low=1)
+    if options.get("pixels", "clamp") not in PIXEL_CONSTRAINTS:
+        raise ValueError(f"Unknown pixels={options['pixels']!r}: use 'clamp' (the default), "
+                         "'none' or 'sigmoid'.")
     if lr is not None:
         check_number(lr, "lr", positive=True)
     many = isinstance(steps, Sequence) and not isinstance(steps, str)

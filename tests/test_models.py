@@ -311,3 +311,19 @@ def test_load_model_on_cuda_without_a_gpu_says_so():
 def test_an_unknown_class_name_is_a_target_error():
     with pytest.raises(nst.TargetError, match="No ImageNet class 'tabby cat'.*'tabby'"):
         nst.class_index("tabby cat")
+
+
+def test_random_weights_need_no_download_and_repeat_with_their_seed():
+    first = nst.load_model("vgg16", "cpu", weights="random", seed=3)
+    again = nst.load_model("vgg16", "cpu", weights="random", seed=3)
+    other = nst.load_model("vgg16", "cpu", weights="random", seed=4)
+    weight = lambda m: m.net.features[0].weight
+    assert first.weights == "random" and "random" in repr(first)
+    assert torch.equal(weight(first), weight(again)) and not torch.equal(weight(first), weight(other))
+    x = torch.rand(1, 3, 64, 64)
+    assert first.features(x, "relu3_1")["relu3_1"].shape == (1, 256, 16, 16)
+    trained, untrained = nst.load_model("efficientnet_lite0", "cpu"), nst.load_model(
+        "efficientnet_lite0", "cpu", weights="random")
+    assert not torch.equal(trained.net._conv_stem.weight, untrained.net._conv_stem.weight)
+    with pytest.raises(ValueError, match="Unknown weights"):
+        nst.load_model("vgg16", "cpu", weights="places365")

@@ -214,6 +214,18 @@ def test_texture_synthesis_matches_the_gram_matrices(model, swirl):
     assert not torch.allclose(out[0], out[1])  # two textures from two different noises
 
 
+def test_each_pixel_constraint_does_what_it_says(model, photo, swirl):
+    # A rate far too high throws pixels past 0 and 1: clamped, they stop there; unconstrained,
+    # they leave [0, 1]; through a sigmoid they stay strictly inside.
+    small = nst.resize(photo, 48)
+    run = lambda pixels: style_transfer(small, swirl, model, steps=3, lr=0.5, pixels=pixels,
+                                        progress=False)
+    clamped, free, squashed = run("clamp"), run("none"), run("sigmoid")
+    assert clamped.min() == 0 and clamped.max() == 1
+    assert free.min() < -0.1 and free.max() > 1.1
+    assert 0 < squashed.min() and squashed.max() < 1
+
+
 def test_the_caller_s_images_and_lists_are_not_changed(model, photo, swirl):
     small, style = nst.resize(photo, 48).clone(), nst.resize(swirl, 48).clone()
     before, layers = small.clone(), ["block1.expand", "block3.expand"]
@@ -234,6 +246,8 @@ def test_the_caller_s_images_and_lists_are_not_changed(model, photo, swirl):
     (dict(style_scale=0.1), "larger style_scale"),
     (dict(style_layer_weights=[1.0]), "one per layer"),
     (dict(tv_weight=-2.0), "tv_weight"),
+    (dict(pixels="tanh"), "Unknown pixels"),
+    (dict(style_transform="log"), "Unknown style_transform"),
 ])
 def test_bad_arguments_say_what_to_do(model, photo, swirl, kwargs, message):
     with pytest.raises(ValueError, match=message):
