@@ -376,13 +376,24 @@ def _style_targets(model: FeatureNetwork, styles: list[torch.Tensor], blend: lis
 
 def _features(model: FeatureNetwork, image: torch.Tensor,
               layers: list[str]) -> dict[str, torch.Tensor]:
-    """The activations of an image mirrored by BORDER pixels on each side.
+    """The activations of an image mirrored by BORDER pixels on each side, over the image only.
 
     Without the mirror, pixels at the border are seen by fewer filter taps than the others and
-    fill with coloured noise; with it, every pixel of the canvas has the same context.
+    fill with coloured noise; with it, every pixel of the canvas has the same context. The
+    positions that lie on the mirror are then cut from each map: counted, they would weigh a
+    band along the border twice in the statistics, and the optimizer paints that band stronger
+    (a frame inside the picture).
     """
     pad = min(BORDER, min(image.shape[-2:]) - 1)
-    return model.features(F.pad(image, (pad, pad, pad, pad), mode="reflect"), layers)
+    feats = model.features(F.pad(image, (pad, pad, pad, pad), mode="reflect"), layers)
+    return {name: _crop(f, pad // model.stride(name)) for name, f in feats.items()}
+
+
+def _crop(features: torch.Tensor, margin: int) -> torch.Tensor:
+    """Cut ``margin`` positions from each side of (N, C, h, w) maps (none when that leaves none)."""
+    if margin == 0 or min(features.shape[-2:]) <= 2 * margin:
+        return features
+    return features[..., margin:-margin, margin:-margin]
 
 
 def _autocast(x: torch.Tensor, enabled: bool):
