@@ -242,6 +242,7 @@ def load_model(name: str = "efficientnet_lite0", device: torch.device | str | No
         raise ValueError(f"Unknown weights={weights!r}: use 'imagenet' (trained) or 'random'.")
     device = check_device(device) if device is not None else default_device()
     if weights == "random":
+        seed = check_count(seed, "seed")
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = MODELS[name](False)

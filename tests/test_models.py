@@ -327,3 +327,5 @@ def test_random_weights_need_no_download_and_repeat_with_their_seed():
     assert not torch.equal(trained.net._conv_stem.weight, untrained.net._conv_stem.weight)
     with pytest.raises(ValueError, match="Unknown weights"):
         nst.load_model("vgg16", "cpu", weights="places365")
+    with pytest.raises(ValueError, match="seed"):
+        nst.load_model("vgg16", "cpu", weights="random", seed=-1)
