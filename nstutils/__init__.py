@@ -35,6 +35,8 @@ _share_the_cores()
 
 _EXPORTS = {
     "activations": ["activation_entropy", "layer_entropies", "softmax_activations"],
+    "compare_networks": ["by_depth", "feature_distances", "feature_sensitivity", "gram_distances",
+                         "layer_set", "networks_to_compare"],
     "devices": ["default_device", "describe_device"],
     "download": ["CachedFileError", "DownloadError"],
     "images": ["ImageError", "OutputError", "check_output", "image_grid", "load_image", "resize",
