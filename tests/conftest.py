@@ -2,14 +2,18 @@
 
 import functools
 import http.server
+import os
 import socket
 import threading
 from pathlib import Path
 
 import pytest
 
-import nstutils as nst  # before torch, as in the notebooks: it sets passive OpenMP waiting
-import torch
+if os.environ.get("PYTEST_XDIST_WORKER"):  # the workers share the cores: one thread each
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import nstutils as nst  # noqa: E402 (after the thread count, before torch, as in the notebooks)
+import torch  # noqa: E402
 
 
 @pytest.fixture(scope="session")
