@@ -24,7 +24,7 @@ import torchvision.utils
 
 from .devices import default_device
 from .download import DownloadError, download, is_url
-from .validate import SizeError, check_device
+from .validate import SizeError, check_device, check_image, check_number
 from .validate import check_size as check_canvas
 
 MAX_SIZE = 2048
@@ -158,6 +158,26 @@ def resize(image: torch.Tensor, size: int | tuple[int, int]) -> torch.Tensor:
         return image
     out = F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False)
     return out.clamp(0, 1)
+
+
+def overlay(photo: torch.Tensor, painting: torch.Tensor, alpha: float = 0.5) -> torch.Tensor:
+    """Blend a painting over a photo pixel by pixel: the naive baseline style transfer beats.
+
+    Args:
+        photo: (N, 3, H, W) in [0, 1].
+        painting: (1, 3, h, w) in [0, 1], resized to (H, W) (stretched if its aspect differs).
+        alpha: the photo's share, from 0 (only the painting) to 1 (only the photo).
+
+    Returns:
+        (N, 3, H, W) ``alpha * photo + (1 - alpha) * painting``, on the photo's device.
+    """
+    photo = check_image(photo, "photo")
+    painting = check_image(painting, "painting", batch_one=True)
+    alpha = check_number(alpha, "alpha")
+    if alpha > 1:
+        raise ValueError(f"alpha is the photo's share, from 0 to 1; got {alpha}.")
+    painting = resize(painting.to(photo.device), tuple(photo.shape[-2:]))
+    return alpha * photo + (1 - alpha) * painting
 
 
 def _to_tensor(src: Any, request: _Request) -> tuple[torch.Tensor, tuple[int, int]]:

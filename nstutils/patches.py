@@ -10,7 +10,10 @@ layers see much of the image and fire on textures, parts and objects.
 - `nstutils.receptive_field` gives, for a layer, which input pixels a unit depends on;
 - `unit_maxima` runs the pool once and keeps each unit's best activation per image;
 - `top_patches` picks the top k, one per place in a photo; `plot_patches` (in
-  `nstutils.plot_units`) draws them with their receptive-field boxes.
+  `nstutils.plot_units`) draws them with their receptive-field boxes;
+- `strongest_units` picks the units of a layer worth showing, and `patch_crop` cuts a patch's
+  receptive field out of its pool image (`plot_unit_grid` draws nine units' crops, as in
+  Zeiler & Fergus's figure).
 """
 
 from collections.abc import Sequence
@@ -178,6 +181,14 @@ def unit_maxima(model: FeatureNetwork, pool: PatchPool, layers: str | Sequence[s
     return maxima
 
 
+def _layer_maxima(maxima: dict[str, UnitMaxima], layer: str) -> UnitMaxima:
+    """Return one layer's `UnitMaxima`, with a clear error when the pool run left it out."""
+    if layer not in maxima:
+        raise ValueError(f"maxima has no {layer!r}: compute unit_maxima(model, pool, [..., "
+                         f"{layer!r}]).")
+    return maxima[layer]
+
+
 @dataclass(frozen=True)
 class Patch:
     """One of a unit's top patches.
@@ -239,10 +250,7 @@ def top_patches(model: FeatureNetwork, pool: PatchPool, layer: str, channel: int
         list[Patch]: strongest first (fewer than k if the pool runs out).
     """
     maxima = maxima if maxima is not None else unit_maxima(model, pool, layer, progress=False)
-    if layer not in maxima:
-        raise ValueError(f"maxima has no {layer!r}: compute unit_maxima(model, pool, [..., "
-                         f"{layer!r}]).")
-    stats = maxima[layer]
+    stats = _layer_maxima(maxima, layer)
     if not isinstance(channel, int) or not 0 <= channel < stats.values.shape[1]:
         raise ValueError(f"{layer} has {stats.values.shape[1]} channels; got channel {channel!r}.")
     field = receptive_field(model, layer)
@@ -262,3 +270,41 @@ def top_patches(model: FeatureNetwork, pool: PatchPool, layer: str, channel: int
         if len(chosen) == k:
             break
     return chosen
+
+
+def patch_crop(pool: PatchPool, patch: Patch) -> torch.Tensor:
+    """Cut a patch's receptive field out of its pool image: exactly the pixels the unit sees.
+
+    Args:
+        pool: the pool the patch comes from (images (N, 3, S, S)).
+        patch: from `top_patches`; its box is already clipped to the image.
+
+    Returns:
+        (3, y1 - y0, x1 - x0) view of the pool image, on the pool's device.
+    """
+    if not 0 <= patch.image < len(pool):
+        raise ValueError(f"The patch is from pool image {patch.image}, but the pool holds "
+                         f"{len(pool)}: pass the pool it was found in.")
+    x0, y0, x1, y1 = patch.box
+    return pool.images[patch.image, :, y0:y1, x0:x1]
+
+
+def strongest_units(maxima: dict[str, UnitMaxima], layer: str, k: int = 9) -> list[int]:
+    """Pick the k channels of a layer with the largest activation anywhere in the pool.
+
+    Dead and near-constant units never reach a large value, so they are left out; what is left
+    are the units that some pool image excites clearly.
+
+    Args:
+        maxima: from `unit_maxima`, with ``layer`` in it.
+        layer: the layer.
+        k: how many channels (at most the layer's number of channels).
+
+    Returns:
+        list[int]: channel indices, strongest first.
+    """
+    peaks = _layer_maxima(maxima, layer).values.max(dim=0).values  # (C,) the best value over the pool
+    if not isinstance(k, int) or not 1 <= k <= peaks.numel():
+        raise ValueError(f"k must be an int from 1 to {peaks.numel()} (the channels of {layer}), "
+                         f"got {k!r}.")
+    return peaks.argsort(descending=True)[:k].tolist()

@@ -142,6 +142,44 @@ def show_images(images: torch.Tensor | Sequence[torch.Tensor], titles: Sequence[
     return fig
 
 
+def plot_content_style_grid(contents: torch.Tensor, styles: Sequence[torch.Tensor],
+                            results: Sequence[torch.Tensor], content_titles: Sequence[str],
+                            style_titles: Sequence[str], size: float = 1.8,
+                            suptitle: str | None = None) -> Figure:
+    """Draw every photo painted in every style: the photos down the left, the styles on top.
+
+    Args:
+        contents: (P, 3, H, W) the photos.
+        styles: S images (1, 3, h, w), the styles.
+        results: S tensors (P, 3, H, W): the photos painted in each style, in the styles' order.
+        content_titles: P names, over the photos.
+        style_titles: S names, over the styles.
+        size: the height of one panel in inches.
+        suptitle: a title over the whole figure.
+
+    Returns:
+        Figure of (P + 1) rows and (S + 1) columns; the top-left corner stays blank.
+    """
+    n_photos, n_styles = len(contents), len(styles)
+    if n_styles == 0 or len(results) != n_styles or len(style_titles) != n_styles:
+        raise ValueError(f"Need one result and one title per style: got {n_styles} styles, "
+                         f"{len(results)} results and {len(style_titles)} titles.")
+    if len(content_titles) != n_photos or any(len(r) != n_photos for r in results):
+        raise ValueError(f"Need one title and, per style, one result per photo ({n_photos}).")
+    aspect = contents.shape[-1] / contents.shape[-2]
+    fig, axes = panel_grid((n_photos + 1) * (n_styles + 1), n_styles + 1,
+                           (size * aspect, size), suptitle, margin=(0.0, 0.4))
+    for j, (style, name) in enumerate(zip(styles, style_titles)):
+        axes[0, j + 1].imshow(to_numpy(style))
+        axes[0, j + 1].set_title(f"style: {name}", fontsize=10)
+    for i, name in enumerate(content_titles):
+        axes[i + 1, 0].imshow(to_numpy(contents[i]))
+        axes[i + 1, 0].set_title(f"photo: {name}", fontsize=10)
+        for j, painted in enumerate(results):
+            axes[i + 1, j + 1].imshow(to_numpy(painted[i]))
+    return fig
+
+
 def plot_top_k(predictions: Sequence[Prediction], image: torch.Tensor | None = None,
                title: str = "Top predictions", ax: Axes | None = None) -> Figure:
     """Draw predicted class probabilities as horizontal bars, next to the image if given.

@@ -229,6 +229,22 @@ def test_resize_clamps_to_the_unit_range():
     assert torch.equal(nst.resize(edge, 16), raw.clamp(0, 1))  # ... and resize clamps it back
 
 
+def test_overlay_mixes_the_photo_with_the_resized_painting():
+    photo = torch.rand(2, 3, 20, 30, generator=torch.Generator().manual_seed(0))
+    painting = torch.rand(1, 3, 10, 10, generator=torch.Generator().manual_seed(1))
+    stretched = nst.resize(painting, (20, 30))
+    torch.testing.assert_close(nst.overlay(photo, painting, 0.25),
+                               0.25 * photo + 0.75 * stretched.expand(2, -1, -1, -1))
+    assert nst.overlay(photo, painting, 1.0).equal(photo)
+    torch.testing.assert_close(nst.overlay(photo[:1], painting, 0), stretched)
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        nst.overlay(photo, painting, 1.5)
+    with pytest.raises(ValueError, match="alpha"):
+        nst.overlay(photo, painting, -0.1)
+    with pytest.raises(ValueError, match="painting"):
+        nst.overlay(photo, torch.rand(2, 3, 10, 10))
+
+
 # --- hostile files: memory stays bounded, values are read by the image's mode ------------------
 
 def png_declaring(width: int, height: int) -> bytes:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import nstutils as nst
-from nstutils.patches import POOL_PHOTOS, _square_boxes
+from nstutils.patches import POOL_PHOTOS, Patch, _square_boxes
 from nstutils.receptive_fields import ReceptiveField
 
 PHOTOS = ["chelsea", "coffee", "brick"]
@@ -148,3 +148,39 @@ def test_the_pass_size_does_not_change_the_maxima(model, pool, maxima):
                                progress=False)
     for name, found in maxima.items():
         torch.testing.assert_close(found.values, one_pass[name].values, rtol=1e-4, atol=1e-5)
+
+
+def test_a_crop_is_the_unit_field_clipped_to_the_image(model, pool, maxima):
+    field, stats = nst.receptive_field(model, "block3"), maxima["block3"]
+    patches = nst.top_patches(model, pool, "block3", 7, maxima=maxima)
+    clipped = 0
+    for patch in patches:
+        row, col = int(stats.rows[patch.image, 7]), int(stats.cols[patch.image, 7])
+        y0, x0 = row * field.stride + field.offset, col * field.stride + field.offset
+        top, left = max(y0, 0), max(x0, 0)
+        bottom, right = min(y0 + field.size, pool.size), min(x0 + field.size, pool.size)
+        crop = nst.patch_crop(pool, patch)
+        assert crop.shape == (3, bottom - top, right - left)
+        assert crop.equal(pool.images[patch.image, :, top:bottom, left:right])
+        clipped += crop.shape[1:] != (field.size, field.size)
+    assert field.size < pool.size and 0 < clipped < len(patches)  # some at a border, some inside
+
+
+def test_a_crop_is_the_pool_image_at_the_box(pool):
+    patch = Patch(3, 1.0, (5, 10, 40, 30), pool.sources[3])
+    assert nst.patch_crop(pool, patch).equal(pool.images[3, :, 10:30, 5:40])
+    with pytest.raises(ValueError, match="pool holds"):
+        nst.patch_crop(pool, Patch(len(pool), 1.0, (0, 0, 4, 4), pool.sources[0]))
+
+
+def test_strongest_units_reach_the_largest_activations(maxima):
+    peaks = maxima["block7"].values.max(dim=0).values
+    units = nst.strongest_units(maxima, "block7", k=9)
+    assert len(set(units)) == 9
+    assert peaks[units].tolist() == sorted(peaks[units].tolist(), reverse=True)
+    others = [c for c in range(peaks.numel()) if c not in units]
+    assert peaks[units].min() >= peaks[others].max()
+    with pytest.raises(ValueError, match="from 1 to"):
+        nst.strongest_units(maxima, "block7", k=peaks.numel() + 1)
+    with pytest.raises(ValueError, match="has no 'block5'"):
+        nst.strongest_units(maxima, "block5")

@@ -109,6 +109,25 @@ def test_losses_can_be_drawn_against_the_loss_evaluations():
         nst.plot_losses(HISTORY, against="time")
 
 
+def test_content_style_grid_puts_photos_down_the_left_and_styles_on_top():
+    photos = torch.rand(2, 3, 16, 24)
+    styles = [torch.rand(1, 3, 20, 20), torch.rand(1, 3, 30, 20), torch.rand(1, 3, 8, 8)]
+    results = [torch.full((2, 3, 16, 24), k / 4) for k in range(3)]
+    fig = nst.plot_content_style_grid(photos, styles, results, ["cat", "cup"],
+                                      ["a", "b", "c"], suptitle="grid")
+    assert len(fig.axes) == 3 * 4 and len(image_axes(fig)) == 3 * 4 - 1
+    rows = [fig.axes[4 * i:4 * i + 4] for i in range(3)]
+    assert not rows[0][0].images  # the corner stays blank
+    assert [ax.get_title() for ax in rows[0][1:]] == ["style: a", "style: b", "style: c"]
+    assert [row[0].get_title() for row in rows[1:]] == ["photo: cat", "photo: cup"]
+    assert (rows[2][3].images[0].get_array() == nst.to_numpy(results[2][1])).all()
+    assert fig._suptitle.get_text() == "grid"
+    with pytest.raises(ValueError, match="one result and one title per style"):
+        nst.plot_content_style_grid(photos, styles, results[:2], ["cat", "cup"], ["a", "b", "c"])
+    with pytest.raises(ValueError, match="one result per photo"):
+        nst.plot_content_style_grid(photos, styles, results, ["cat"], ["a", "b", "c"])
+
+
 def test_top_k_puts_the_image_beside_the_bars_and_refuses_it_with_ax():
     predictions = [nst.Prediction(1, "goldfish", 0.75), nst.Prediction(2, "shark", 0.25)]
     fig = nst.plot_top_k(predictions, torch.rand(1, 3, 8, 8))
@@ -266,15 +285,47 @@ def test_plot_patches_boxes_each_field_where_it_is(pool):
         nst.plot_patches(pool, [])
 
 
-def test_dataset_vs_optimized_draws_a_row_per_unit(pool):
+def test_unit_grid_shows_each_units_crops_at_one_scale(pool):
+    small = patches_of(pool, [(0, 0, 10, 10), (5, 5, 15, 15), (54, 50, 64, 64)])
+    large = patches_of(pool, [(0, 0, 24, 24)] * 9)
+    fig = nst.plot_unit_grid(pool, [("unit a", small), ("unit b", large)], title="layer")
+    panels = image_axes(fig)
+    assert [ax.get_title() for ax in panels] == ["unit a", "unit b"]
+    assert fig._suptitle.get_text() == "layer"
+    pad = 24 // 12
+    # every cell is as large as the largest crop (24 px), three cells to a row
+    assert panels[1].images[0].get_array().shape[:2] == (3 * 24 + 2 * pad,) * 2
+    tile = panels[0].images[0].get_array()
+    assert tile.shape[:2] == (24, 3 * 24 + 2 * pad)
+    # the first crop, 10 px, sits in the middle of its 24 px cell, with gray around it
+    assert (tile[7:17, 7:17] == nst.to_numpy(pool.images[0, :, 0:10, 0:10])).all()
+    assert (tile[0, 0] == nst.to_numpy(torch.full((3, 1, 1), 0.85))[0, 0]).all()
+    with pytest.raises(ValueError, match="at least one unit"):
+        nst.plot_unit_grid(pool, [("unit a", [])])
+    with pytest.raises(ValueError, match="at most 9"):
+        nst.plot_unit_grid(pool, [("unit a", large + small)])
+
+
+def test_dataset_vs_optimized_rows_read_patches_optimized_diversity(pool):
     patches = patches_of(pool, [(0, 0, 10, 10), (5, 5, 20, 20), (30, 30, 40, 40)])
-    fig = nst.plot_dataset_vs_optimized(pool, [("unit a", torch.rand(1, 3, 32, 32), patches),
-                                               ("unit b", torch.rand(1, 3, 32, 32), patches[:2])])
-    assert len(fig.axes) == 2 * 4
-    assert len(image_axes(fig)) == 1 + 3 + 1 + 2
-    assert sum(len(ax.patches) for ax in fig.axes) == 5
-    assert fig.axes[0].get_title() == "unit a\noptimized"
-    assert fig.axes[0].get_position().width > 1.4 * fig.axes[1].get_position().width
+    optimized = [torch.rand(1, 3, 32, 32), torch.rand(1, 3, 32, 32)]
+    diverse = [torch.rand(3, 3, 24, 24), torch.rand(3, 3, 24, 24)]
+    units = [("unit a", optimized[0], patches), ("unit b", optimized[1], patches[:2])]
+    fig = nst.plot_dataset_vs_optimized(pool, units, diverse)
+    assert len(fig.axes) == len(image_axes(fig)) == 2 * 5
+    titles = [ax.get_title() for ax in fig.axes[:5]]
+    assert titles == ["unit a\ntop 3 patches", "optimized", "diversity 1", "diversity 2",
+                      "diversity 3"]
+    assert fig.axes[5].get_title() == "unit b\ntop 2 patches"
+    # the patches are cut to their fields (15 px at most here) and tiled three to a row
+    assert fig.axes[0].images[0].get_array().shape[:2] == (15, 3 * 15 + 2)
+    assert (fig.axes[6].images[0].get_array() == nst.to_numpy(optimized[1])).all()
+    assert (fig.axes[9].images[0].get_array() == nst.to_numpy(diverse[1][2])).all()
+    assert len(nst.plot_dataset_vs_optimized(pool, units).axes) == 2 * 2  # no diversity set
+    with pytest.raises(ValueError, match="one batch of images per unit"):
+        nst.plot_dataset_vs_optimized(pool, units, diverse[:1])
+    with pytest.raises(ValueError, match="No units"):
+        nst.plot_dataset_vs_optimized(pool, [])
 
 
 # --- the plotting boundary ----------------------------------------------------------------------
