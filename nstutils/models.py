@@ -218,7 +218,7 @@ def _check_name(name: str) -> None:
 
 def load_model(name: str = "efficientnet_lite0", device: torch.device | str | None = None,
                weights: str = "imagenet", seed: int = 0) -> FeatureNetwork:
-    """Load a pretrained network by name, frozen and in eval mode.
+    """Load a network by name, with its ImageNet weights or random ones, frozen and in eval mode.
 
     Args:
         name: one of ``nstutils.MODELS``: ``"efficientnet_lite0"`` (offline default),

@@ -195,10 +195,10 @@ def invert_features(image: torch.Tensor, layers: str | Sequence[str],
                               weights={"tv_weight": tv_weight})
     canvas = initial_canvas(init, image, image.shape[0], settings.scales[0], seed, image.device)
 
-    def loss_at(x: torch.Tensor, canvas: Canvas) -> Callable[[], LossTerms]:
+    def loss_at(x: torch.Tensor, current: Canvas) -> Callable[[], LossTerms]:
         with torch.no_grad():
             targets = _features(model, image, layers)
-        return _objective(model, canvas, {"content": (1.0, ContentLoss(targets))}, settings)
+        return _objective(model, current, {"content": (1.0, ContentLoss(targets))}, settings)
 
     out, history = _coarse_to_fine(canvas, loss_at, settings)
     return (out, history) if return_history else out
