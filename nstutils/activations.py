@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import torch
 
 from .feature_network import FeatureNetwork
+from .validate import check_activations
 
 FEATURE_TRANSFORMS = ("softmax",)
 
@@ -33,11 +34,10 @@ def softmax_activations(features: torch.Tensor, temperature: float = 1.0) -> tor
         (N, C, H, W) positive values that average 1 per image (float32, or float64 for float64
         features).
     """
-    _check_features(features, "softmax_activations")
+    features = check_activations(features, "softmax_activations")
     if not temperature > 0:
         raise ValueError(f"temperature must be positive, got {temperature}.")
-    n = features.shape[0]
-    v = features.reshape(n, -1).to(torch.promote_types(features.dtype, torch.float32))
+    v = features.reshape(features.shape[0], -1)
     return (torch.softmax(v / temperature, dim=1) * v.shape[1]).reshape(features.shape)
 
 
@@ -53,10 +53,9 @@ def activation_entropy(features: torch.Tensor, transform: str | None = None) -> 
         (N,) entropy divided by ``log(C*H*W)``: 1 for equal activations, near 0 when a few
         activations hold almost all the mass.
     """
-    _check_features(features, "activation_entropy")
     check_transform(transform)
-    n = features.shape[0]
-    v = features.reshape(n, -1).to(torch.promote_types(features.dtype, torch.float32))
+    features = check_activations(features, "activation_entropy")
+    v = features.reshape(features.shape[0], -1)
     if transform == "softmax":
         log_p = torch.log_softmax(v, dim=1)
     else:
@@ -116,9 +115,3 @@ def transformed(features: torch.Tensor, transform: str | None) -> torch.Tensor:
         (N, C, H, W).
     """
     return softmax_activations(features) if transform == "softmax" else features
-
-
-def _check_features(features: torch.Tensor, caller: str) -> None:
-    if not isinstance(features, torch.Tensor) or features.dim() != 4:
-        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
-        raise ValueError(f"{caller} takes activations shaped (N, C, H, W), got {shape}.")

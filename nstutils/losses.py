@@ -27,6 +27,7 @@ from collections.abc import Callable, Mapping
 import torch
 
 from .activations import check_transform, transformed
+from .validate import check_activations
 
 GRAM_NORMALIZATIONS = ("none", "hw", "chw")
 REDUCTIONS = ("sum", "mean")
@@ -46,14 +47,11 @@ def gram_matrix(features: torch.Tensor, normalize: str = "hw") -> torch.Tensor:
         (N, C, C) symmetric Gram matrices: float32 (float64 for float64 features), also under
         autocast.
     """
-    if not isinstance(features, torch.Tensor) or features.dim() != 4:
-        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
-        raise ValueError(f"gram_matrix takes activations shaped (N, C, H, W), got {shape}.")
+    features = check_activations(features, "gram_matrix")
     if normalize not in GRAM_NORMALIZATIONS:
         raise ValueError(f"Unknown normalize={normalize!r}: use one of {GRAM_NORMALIZATIONS}.")
     n, c, h, w = features.shape
     v = features.reshape(n, c, h * w)
-    v = v.to(torch.promote_types(v.dtype, torch.float32))
     with _without_autocast(v.device.type):
         gram = _Gram.apply(v)
     divisor = {"none": 1, "hw": h * w, "chw": c * h * w}[normalize]
@@ -141,11 +139,7 @@ def mean_std(features: torch.Tensor) -> torch.Tensor:
         ``sigma_c = sqrt(var_c + STD_EPS)`` (population variance); float32 (float64 for float64
         features).
     """
-    if not isinstance(features, torch.Tensor) or features.dim() != 4:
-        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
-        raise ValueError(f"mean_std takes activations shaped (N, C, H, W), got {shape}.")
-    v = features.flatten(2)
-    v = v.to(torch.promote_types(v.dtype, torch.float32))
+    v = check_activations(features, "mean_std").flatten(2)
     var, mean = torch.var_mean(v, dim=2, correction=0)
     return torch.stack([mean, (var + STD_EPS).sqrt()], dim=-1)
 

@@ -105,6 +105,22 @@ def device_memory(device: torch.device) -> int | None:
 
 # --- images -----------------------------------------------------------------------------------
 
+def check_activations(features: Any, caller: str) -> torch.Tensor:
+    """Refuse anything but one layer's activations, and give them in float32 (float64 kept).
+
+    Args:
+        features: what the caller was given, expected (N, C, H, W).
+        caller: the function's name, for the message.
+
+    Returns:
+        (N, C, H, W) float32, or float64 for float64 features.
+    """
+    if not isinstance(features, torch.Tensor) or features.dim() != 4:
+        shape = tuple(features.shape) if isinstance(features, torch.Tensor) else type(features)
+        raise ValueError(f"{caller} takes activations shaped (N, C, H, W), got {shape}.")
+    return features.to(torch.promote_types(features.dtype, torch.float32))
+
+
 def check_image(image: Any, name: str = "image", *, batch_one: bool = False,
                 device: torch.device | None = None, pixels: bool = True,
                 dtype: torch.dtype = torch.float32) -> torch.Tensor:
