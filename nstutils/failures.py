@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .feature_network import FeatureNetwork
 from .models import IMAGENET_MEAN, IMAGENET_STD, LITE0_MEAN, LITE0_STD
-from .validate import BYTES_PER_PIXEL, check_count, check_image, check_number
+from .validate import BYTES_PER_PIXEL, check_count, check_image, check_number, memory_needed
 
 MISTAKES = ("bgr", "0-255", "other_stats", "none")
 MISTAKE_TITLES = {"bgr": "BGR channel order", "0-255": "values 0-255",
@@ -144,4 +144,4 @@ def memory_estimate(side: int, batch: int = 1, aspect: float = 1.0,
     batch = check_count(batch, "batch", low=1)
     if not 0 < aspect <= 1:
         raise ValueError(f"aspect is the shorter side over the longer one, in (0, 1]; got {aspect}.")
-    return side * round(side * aspect) * batch * bytes_per_pixel / 2**30
+    return memory_needed((round(side * aspect), side), batch, bytes_per_pixel) / 2**30
